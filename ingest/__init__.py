@@ -1,0 +1,1 @@
+"""The ingest pipeline: media file -> frames + transcript -> embeddings -> Milvus."""

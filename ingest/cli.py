@@ -1,0 +1,176 @@
+"""`python -m ingest`: add, list and remove videos from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import warnings
+from pathlib import Path
+
+from rag.errors import VidragError, first_line
+from rag.settings import Settings
+
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ingest", description="Index videos for vidrag.")
+    parser.add_argument("--verbose", action="store_true", help="show tracebacks and library logs")
+    commands = parser.add_subparsers(dest="command", required=True)
+    add = commands.add_parser("add", help="index media files, or the media files in folders")
+    add.add_argument("paths", nargs="+", metavar="PATH")
+    listing = commands.add_parser("list", help="list the indexed videos")
+    listing.add_argument("--json", action="store_true", help="print a JSON array")
+    remove = commands.add_parser("remove", help="delete videos from the index, with their frames and files")
+    remove.add_argument("ids", nargs="+", metavar="ID")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _quiet_libraries(args.verbose)
+    try:
+        settings = Settings()
+        return {"add": _add, "list": _list, "remove": _remove}[args.command](args, settings)
+    except KeyboardInterrupt:
+        print("interrupted; nothing half-written is visible", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as e:
+        return _fail(e, args.verbose)
+
+
+def _fail(error: Exception, verbose: bool) -> int:
+    if verbose:
+        logging.exception("error")
+    message = str(error) if isinstance(error, VidragError) else f"{type(error).__name__}: {first_line(error)}"
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _open_ingestor(settings: Settings):
+    from ingest.pipeline import Ingestor
+
+    return Ingestor(settings, notify=lambda message: print(message, file=sys.stderr))
+
+
+def _add(args, settings: Settings) -> int:
+    from ingest.pipeline import media_files
+
+    files = []
+    failed = 0
+    for raw in args.paths:
+        path = Path(raw)
+        found = media_files(path) if path.exists() else [path]
+        if path.is_dir() and not found:
+            print(f"error: {raw}: no media files in this folder", file=sys.stderr)
+            failed += 1
+        files += found
+    ingestor = _open_ingestor(settings) if files else None
+    for path in files:
+        try:
+            with _ProgressBars(path.name) as bars:
+                result = ingestor.add(path, progress=bars.update)
+        except VidragError as e:
+            print(f"error: {e}" if path.name in str(e) else f"error: {path.name}: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        for warning in result.warnings:
+            print(f"warning: {path.name}: {warning}", file=sys.stderr)
+        print(_summary(result))
+    return EXIT_ERROR if failed else 0
+
+
+def _summary(result) -> str:
+    video = result.video
+    if result.status == "exists":
+        return f"{video.id}  {video.name}: already indexed, nothing changed"
+    done = "added" if result.status == "added" else "added (cleaned up an interrupted earlier try)"
+    parts = [_clock(video.duration_s)]
+    if video.has_video:
+        parts.append(f"{video.frames} frames")
+    parts.append(f"{video.text_chunks} text chunks")
+    parts.append(f"transcript: {video.transcript_source}" + (f", {video.language}" if video.language else ""))
+    return f"{video.id}  {video.name}: {done}, {', '.join(parts)}"
+
+
+def _list(args, settings: Settings) -> int:
+    from rag.store import Store
+
+    videos = Store(settings).list_videos()
+    if args.json:
+        print(json.dumps([v.to_json() for v in videos], indent=2, ensure_ascii=False))
+    elif not videos:
+        print("No videos yet. Add some with: python -m ingest add PATH")
+    else:
+        for v in videos:
+            frames = f"{v.frames:>5} frames" if v.has_video else "   audio only"
+            print(f"{v.id}  {_clock(v.duration_s):>8}  {frames}  {v.text_chunks:>4} chunks  {v.language or '--':>3}  {v.name}")
+    return 0
+
+
+def _remove(args, settings: Settings) -> int:
+    ingestor = _open_ingestor(settings)
+    failed = 0
+    for video_id in args.ids:
+        try:
+            video = ingestor.remove(video_id)
+        except VidragError as e:
+            print(f"error: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        print(f"{video.id}  {video.name}: removed")
+    return EXIT_ERROR if failed else 0
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def _quiet_libraries(verbose: bool) -> None:
+    """Libraries log and warn freely; a user sees our one-line messages unless --verbose."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, format="%(name)s: %(message)s")
+    if not verbose:
+        warnings.filterwarnings("ignore")
+        # grpc logs Milvus Lite's "method not implemented" answers (it falls back by itself).
+        for name in ("milvus_lite", "pymilvus", "grpc", "sentence_transformers", "transformers", "huggingface_hub"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+class _ProgressBars:
+    """One tqdm bar per stage on a terminal; silent otherwise."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.enabled = sys.stderr.isatty()
+        self.bar = None
+        self.stage = None
+
+    def __enter__(self):
+        return self
+
+    def update(self, stage: str, done: float, total: float) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if stage != self.stage:
+            self._close()
+            self.stage = stage
+            self.bar = tqdm(total=total, desc=f"{self.name[:24]} {stage}", unit="", leave=False)
+        self.bar.total = total
+        self.bar.n = done
+        self.bar.refresh()
+
+    def _close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def __exit__(self, *exc):
+        self._close()
+        return False

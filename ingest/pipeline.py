@@ -1,0 +1,259 @@
+"""Ingest one media file: probe, frames, transcript, embeddings, Milvus. Crash-safe and idempotent.
+
+A video becomes visible only when its registry row is written, after everything else. If an
+ingest dies half way, the next `add` of the same bytes finds the leftovers by the content id,
+removes them and starts again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ingest.audio import SAMPLE_RATE, decode_audio
+from ingest.chunks import chunk_segments
+from ingest.frames import extract_frames
+from ingest.probe import MediaInfo, list_packets, probe
+from ingest.subtitles import find_sidecar, read_embedded, read_sidecar
+from ingest.transcribe import transcribe
+from rag.errors import IngestError, VidragError
+from rag.models import load_clip_embedder, load_text_embedder, load_whisper
+from rag.settings import Settings
+from rag.store import Store
+from rag.types import Transcript, Video
+
+# Called as work advances: (stage, done, total). Stages, in order:
+STAGES = ("probe", "frames", "transcript", "embeddings", "index")
+Progress = Callable[[str, float, float], None]
+
+VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv", ".3gp"}
+AUDIO_SUFFIXES = {".mp3", ".m4a", ".wav", ".flac", ".ogg", ".opus", ".aac", ".wma"}
+MEDIA_SUFFIXES = VIDEO_SUFFIXES | AUDIO_SUFFIXES
+ID_HEX_DIGITS = 16  # 64 bits of SHA-256: collisions are out of reach for any one library
+HASH_BLOCK = 1 << 20  # bytes read at a time while hashing
+EMBED_BATCH = 32  # frames or chunks per embedding call, between progress reports
+
+
+@dataclass
+class AddResult:
+    video: Video
+    status: str  # "added", "exists" (same bytes already indexed), or "repaired" (leftovers cleaned)
+    warnings: list[str] = field(default_factory=list)
+
+
+def content_id(path: Path) -> str:
+    """The video's id: a hash of its bytes, so a renamed copy is still the same video."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()[:ID_HEX_DIGITS]
+
+
+def media_files(path: Path) -> list[Path]:
+    """A file as it is; a folder as the media files inside it, sorted, subfolders included."""
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in MEDIA_SUFFIXES)
+    return [path]
+
+
+class Ingestor:
+    """Adds and removes videos. Models load on first use and are shared by every add."""
+
+    def __init__(self, settings: Settings, store: Store | None = None, notify: Callable[[str], None] | None = None):
+        self.settings = settings
+        self.store = store or Store(settings)
+        self.notify = notify
+        self._device: str | None = None
+
+    @property
+    def device(self) -> str:
+        if self._device is None:
+            self._device = self.settings.resolved_device()
+        return self._device
+
+    # --- add -------------------------------------------------------------------------------
+
+    def add(self, path: str | Path, name: str | None = None, subtitles: Path | None = None,
+            progress: Progress | None = None) -> AddResult:
+        """Index one media file. `name` is what the library shows (default: the file name);
+        `subtitles` overrides the sidecar search (the app's uploads keep theirs elsewhere)."""
+        path = Path(path)
+        progress = progress or (lambda stage, done, total: None)
+        _check_readable(path)
+        progress("probe", 0, 1)
+        info = probe(str(path))
+        video_id = content_id(path)
+        existing = self.store.get_video(video_id)
+        if existing:
+            return AddResult(existing, "exists")
+        status = "repaired" if self._has_leftovers(video_id) else "added"
+        if status == "repaired":
+            self._delete(video_id)
+        progress("probe", 1, 1)
+        try:
+            video, warnings = self._index(path, name or path.name, video_id, info, subtitles, progress)
+        except BaseException:
+            # Whatever stopped us, take back what was written; a kill -9 is cleaned by the next add.
+            self._delete(video_id)
+            raise
+        return AddResult(video, status, warnings)
+
+    def _index(self, path, name, video_id, info: MediaInfo, subtitles, progress: Progress):
+        warnings: list[str] = []
+        settings = self.settings
+        text_model = load_text_embedder(settings.text_model, self.device, self.notify)
+        self.store.ensure_collection("text", text_model.name, text_model.dim)
+        clip = None
+        if info.video:
+            clip = load_clip_embedder(settings.clip_model, settings.clip_pretrained, self.device, self.notify)
+            self.store.ensure_collection("image", clip.name, clip.dim)
+
+        frames = []
+        if info.video:
+            frames = extract_frames(
+                info, self._frames_dir(video_id), settings.frame_fps,
+                on_frame=lambda done, total: progress("frames", done, total),
+            )
+
+        progress("transcript", 0, 1)
+        transcript, audio_s = self._transcript(path, info, subtitles, warnings)
+        progress("transcript", 1, 1)
+
+        chunks = chunk_segments(transcript.segments, text_model.max_tokens, text_model.count_tokens)
+        total = len(chunks) + len(frames)
+        text_vectors = []
+        for i in range(0, len(chunks), EMBED_BATCH):
+            text_vectors.extend(text_model.embed([c.text for c in chunks[i : i + EMBED_BATCH]]))
+            progress("embeddings", len(text_vectors), total)
+        image_vectors = []
+        for i in range(0, len(frames), EMBED_BATCH):
+            image_vectors.extend(clip.embed_images([f.path for f in frames[i : i + EMBED_BATCH]]))
+            progress("embeddings", len(text_vectors) + len(image_vectors), total)
+
+        progress("index", 0, 3)
+        self.store.insert_chunks(video_id, chunks, text_vectors)
+        progress("index", 1, 3)
+        self.store.insert_frames(video_id, frames, image_vectors)
+        progress("index", 2, 3)
+        stored = self._store_file(path, video_id)
+        video = Video(
+            id=video_id,
+            name=name,
+            file=str(stored),
+            duration_s=round(_duration(info, frames, audio_s), 3),
+            frames=len(frames),
+            text_chunks=len(chunks),
+            language=transcript.language,
+            transcript_source=transcript.source,
+            has_video=info.video is not None,
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            extra={"rotation": info.rotation, "format": info.format},
+        )
+        self.store.commit_video(video)  # the commit marker: from here on the video is visible
+        progress("index", 3, 3)
+        return video, warnings
+
+    def _transcript(self, path: Path, info: MediaInfo, subtitles: Path | None, warnings: list[str]):
+        """Subtitles beside the file, then subtitles inside it, then Whisper on the audio."""
+        sidecar = subtitles or find_sidecar(path)
+        if sidecar:
+            try:
+                return read_sidecar(path, sidecar), None
+            except IngestError as e:
+                warnings.append(f"{e}; using the audio instead")
+        embedded = read_embedded(info)
+        if embedded:
+            return embedded, None
+        if info.audio is None:
+            if info.video is not None:
+                warnings.append("no audio stream: indexed the frames only")
+            return Transcript((), "", "none"), None
+        try:
+            audio = decode_audio(info)
+        except IngestError as e:
+            if info.video is None:
+                raise IngestError(f"{path.name}: {e}") from e
+            warnings.append(f"{e}: indexed the frames only")
+            return Transcript((), "", "none"), None
+        model = load_whisper(self.settings.whisper_model, self.device, self.notify)
+        return transcribe(model, audio, self.settings.whisper_language, self.device), len(audio) / SAMPLE_RATE
+
+    # --- remove ----------------------------------------------------------------------------
+
+    def find(self, id_or_prefix: str) -> Video:
+        """A video by its id, or by an unambiguous start of it (at least 4 characters)."""
+        videos = self.store.list_videos()
+        exact = [v for v in videos if v.id == id_or_prefix]
+        matches = exact or ([v for v in videos if v.id.startswith(id_or_prefix)] if len(id_or_prefix) >= 4 else [])
+        if not matches:
+            raise VidragError(f"no video with id {id_or_prefix}")
+        if len(matches) > 1:
+            raise VidragError(f"{id_or_prefix} matches {len(matches)} videos; give more of the id")
+        return matches[0]
+
+    def remove(self, id_or_prefix: str) -> Video:
+        """Delete a video's rows from every collection, its frames and its stored file."""
+        video = self.find(id_or_prefix)
+        self._delete(video.id)
+        return video
+
+    # --- files -----------------------------------------------------------------------------
+
+    def _frames_dir(self, video_id: str) -> Path:
+        return self.settings.frames_dir / video_id
+
+    def _stored_files(self, video_id: str) -> list[Path]:
+        folder = self.settings.videos_dir
+        return sorted(folder.glob(f"{video_id}.*")) if folder.is_dir() else []
+
+    def _has_leftovers(self, video_id: str) -> bool:
+        rows = self.store.count_rows(video_id)
+        return any(rows.values()) or self._frames_dir(video_id).exists() or bool(self._stored_files(video_id))
+
+    def _delete(self, video_id: str) -> None:
+        self.store.delete_video(video_id)
+        shutil.rmtree(self._frames_dir(video_id), ignore_errors=True)
+        for stored in self._stored_files(video_id):
+            stored.unlink(missing_ok=True)
+
+    def _store_file(self, path: Path, video_id: str) -> Path:
+        """Keep the media in the data dir so the library outlives the original: a hard link when
+        the data dir is on the same disk (no extra space), a copy otherwise."""
+        folder = self.settings.videos_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{video_id}{path.suffix.lower()}"
+        partial = folder / f"{video_id}.partial"
+        partial.unlink(missing_ok=True)
+        try:
+            os.link(path, partial)
+        except OSError:
+            shutil.copyfile(path, partial)
+        partial.replace(target)
+        return target
+
+
+def _check_readable(path: Path) -> None:
+    if not path.exists():
+        raise IngestError(f"{path}: no such file")
+    if path.is_dir():
+        raise IngestError(f"{path}: is a folder, not a media file")
+    if path.stat().st_size == 0:
+        raise IngestError(f"{path.name}: the file is empty")
+    if not os.access(path, os.R_OK):
+        raise IngestError(f"{path.name}: permission denied")
+
+
+def _duration(info: MediaInfo, frames, audio_s: float | None) -> float:
+    """The container's duration, or else the video packets' end, or else the decoded audio's."""
+    if info.duration_s:
+        return info.duration_s
+    if info.video:
+        time_base, packets = list_packets(info.path, info.video.index)
+        return max(float((p.pts + p.duration) * time_base) for p in packets) - info.start_s
+    return audio_s or (frames[-1].timestamp_s if frames else 0.0)

@@ -1,0 +1,81 @@
+"""Transcripts that already exist: a subtitle file beside the video, or a text subtitle stream.
+
+ffmpeg converts every text subtitle format it knows (SRT, WebVTT, ASS, mov_text, ...) to SRT,
+so one small parser reads them all.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+from ingest.ffmpeg import input_arg, run_ffmpeg
+from ingest.probe import MediaInfo
+from rag.errors import IngestError
+from rag.types import Segment, Transcript
+
+SIDECAR_SUFFIXES = (".srt", ".vtt", ".ass", ".ssa")
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")  # en, deu, pt-BR
+_TIMING = re.compile(r"(\d+):(\d{2}):(\d{2})[,.](\d{3})\s*-->\s*(\d+):(\d{2}):(\d{2})[,.](\d{3})")
+_TAG = re.compile(r"<[^>]+>|\{\\[^}]*\}")
+
+
+def find_sidecar(media_path: Path) -> Path | None:
+    """`talk.srt`, `talk.vtt`, `talk.en.srt`, ... beside `talk.mp4`. An exact stem wins."""
+    stem = media_path.stem
+    candidates = []
+    for path in media_path.parent.glob("*"):
+        if path.suffix.lower() not in SIDECAR_SUFFIXES or not path.is_file():
+            continue
+        if path.stem == stem:
+            candidates.append((0, SIDECAR_SUFFIXES.index(path.suffix.lower()), path.name, path))
+        elif path.stem.startswith(stem + ".") and _LANGUAGE.match(path.stem[len(stem) + 1 :]):
+            candidates.append((1, SIDECAR_SUFFIXES.index(path.suffix.lower()), path.name, path))
+    return min(candidates)[-1] if candidates else None
+
+
+def sidecar_language(media_path: Path, sidecar: Path) -> str:
+    """`talk.en.srt` says English; `talk.srt` says nothing."""
+    rest = sidecar.stem[len(media_path.stem) + 1 :]
+    return rest.split("-")[0].lower() if rest and _LANGUAGE.match(rest) else ""
+
+
+def read_sidecar(media_path: Path, sidecar: Path) -> Transcript:
+    result = run_ffmpeg(["-i", input_arg(str(sidecar)), "-f", "srt", "-"], what=f"subtitle file {sidecar.name}")
+    segments = parse_srt(result.stdout.decode("utf-8", errors="replace"))
+    if not segments:
+        raise IngestError(f"subtitle file {sidecar.name} holds no cues")
+    return Transcript(segments, sidecar_language(media_path, sidecar), f"sidecar:{sidecar.name}")
+
+
+def read_embedded(info: MediaInfo) -> Transcript | None:
+    """The first text subtitle stream that holds cues, or None."""
+    for stream in info.text_subtitles:
+        result = run_ffmpeg(
+            ["-i", input_arg(info.path), "-map", f"0:{stream.index}", "-f", "srt", "-"],
+            what="embedded subtitles",
+            check=False,
+        )
+        segments = parse_srt(result.stdout.decode("utf-8", errors="replace"))
+        if segments:
+            return Transcript(segments, "", "embedded")
+    return None
+
+
+def parse_srt(text: str) -> tuple[Segment, ...]:
+    """SRT cues as segments, in time order, with markup removed and lines joined."""
+    segments = []
+    for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n").strip()):
+        lines = block.strip().split("\n")
+        timing_at = next((i for i, line in enumerate(lines) if _TIMING.search(line)), None)
+        if timing_at is None:
+            continue
+        h1, m1, s1, ms1, h2, m2, s2, ms2 = map(int, _TIMING.search(lines[timing_at]).groups())
+        words = " ".join(_TAG.sub("", line).strip() for line in lines[timing_at + 1 :])
+        words = html.unescape(" ".join(words.split()))
+        if words:
+            start = h1 * 3600 + m1 * 60 + s1 + ms1 / 1000
+            end = h2 * 3600 + m2 * 60 + s2 + ms2 / 1000
+            segments.append(Segment(start, max(start, end), words))
+    return tuple(sorted(segments, key=lambda s: s.start_s))

@@ -1,0 +1,172 @@
+"""Model loading: Whisper, OpenCLIP and a sentence-transformers text model.
+
+Each loader takes a hub name or a local path. Nothing is imported or loaded at import time;
+each model is loaded on first use and then kept for the life of the process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from rag.errors import ModelLoadError, first_line
+
+log = logging.getLogger(__name__)
+
+Notify = Callable[[str], None]
+
+_cache: dict[tuple, object] = {}
+_cache_lock = threading.Lock()
+
+
+def _once(key: tuple, load: Callable[[], object]) -> object:
+    """Load a model the first time its key is asked for; later calls get the same object."""
+    with _cache_lock:
+        if key not in _cache:
+            _cache[key] = load()
+        return _cache[key]
+
+
+def model_label(name_or_path: str) -> str:
+    """What we record about a model in the index: the last part of its name or path, so the
+    hub name `org/all-MiniLM-L6-v2` and a local copy in `/models/all-MiniLM-L6-v2` agree."""
+    return Path(name_or_path.rstrip("/\\").removeprefix("local-dir:")).name or name_or_path
+
+
+def _is_local(name_or_path: str) -> bool:
+    return os.path.exists(name_or_path.removeprefix("local-dir:"))
+
+
+def _say_loading(what: str, name: str, notify: Notify | None) -> None:
+    where = "from disk" if _is_local(name) else "(downloaded on first use, then cached)"
+    message = f"Loading {what} {name} {where}..."
+    log.info(message)
+    if notify:
+        notify(message)
+
+
+# --- Whisper -------------------------------------------------------------------------------
+
+
+def load_whisper(name_or_path: str, device: str, notify: Notify | None = None):
+    """A Whisper model by name (tiny, base, small, ...) or by checkpoint file path."""
+
+    def load():
+        import whisper
+
+        if not os.path.isfile(name_or_path) and name_or_path not in whisper.available_models():
+            raise ModelLoadError(
+                f"Unknown Whisper model '{name_or_path}': not a file, nor one of "
+                f"{', '.join(whisper.available_models())}"
+            )
+        _say_loading("Whisper model", name_or_path, notify)
+        try:
+            return whisper.load_model(name_or_path, device=device)
+        except Exception as e:  # download failures, corrupt checkpoints
+            raise ModelLoadError(f"Could not load Whisper model '{name_or_path}': {first_line(e)}") from e
+
+    return _once(("whisper", name_or_path, device), load)
+
+
+# --- Text embeddings -----------------------------------------------------------------------
+
+
+class TextEmbedder:
+    """A sentence-transformers model that turns text into normalized vectors."""
+
+    def __init__(self, name_or_path: str, device: str, notify: Notify | None = None):
+        from sentence_transformers import SentenceTransformer
+
+        _say_loading("text model", name_or_path, notify)
+        try:
+            self._model = SentenceTransformer(name_or_path, device=device)
+        except Exception as e:
+            raise ModelLoadError(f"Could not load text model '{name_or_path}': {first_line(e)}") from e
+        self.name = model_label(name_or_path)
+        self.dim = int(self._model.get_sentence_embedding_dimension())
+        self.max_tokens = int(self._model.max_seq_length or 256)
+
+    def count_tokens(self, text: str) -> int:
+        # verbose=False: counting a long text is the point here, not a reason to warn.
+        return len(self._model.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
+
+    def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts), batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def load_text_embedder(name_or_path: str, device: str, notify: Notify | None = None) -> TextEmbedder:
+    return _once(("text", name_or_path, device), lambda: TextEmbedder(name_or_path, device, notify))
+
+
+# --- OpenCLIP ------------------------------------------------------------------------------
+
+
+class ClipEmbedder:
+    """An OpenCLIP model: images (and, for retrieval, text) into one normalized space."""
+
+    def __init__(self, model_name: str, pretrained: str, device: str, notify: Notify | None = None):
+        import open_clip
+
+        _say_loading("CLIP model", f"{model_name} ({pretrained})" if pretrained else model_name, notify)
+        # local-dir: and hf-hub: names carry their own weights; open_clip ignores `pretrained` then.
+        pretrained_arg = None if model_name.startswith(("local-dir:", "hf-hub:")) else (pretrained or None)
+        try:
+            model, _, preprocess = open_clip.create_model_and_transforms(
+                model_name, pretrained=pretrained_arg, device=device
+            )
+            self._tokenizer = open_clip.get_tokenizer(model_name)
+        except Exception as e:
+            raise ModelLoadError(f"Could not load CLIP model '{model_name}' / '{pretrained}': {first_line(e)}") from e
+        model.eval()
+        self._model = model
+        self._preprocess = preprocess
+        self._device = device
+        label = model_label(model_name)
+        self.name = f"{label}/{model_label(pretrained)}" if pretrained_arg else label
+        self.dim = int(self._model.text_projection.shape[-1]) if _has_text_projection(model) else self._probe_dim()
+
+    def _probe_dim(self) -> int:
+        return int(self.embed_text(["a"]).shape[1])
+
+    def embed_images(self, paths: Sequence[str], batch_size: int = 16) -> np.ndarray:
+        import torch
+        from PIL import Image
+
+        out = []
+        for i in range(0, len(paths), batch_size):
+            batch = []
+            for path in paths[i : i + batch_size]:
+                with Image.open(path) as image:
+                    batch.append(self._preprocess(image.convert("RGB")))
+            with torch.inference_mode():
+                features = self._model.encode_image(torch.stack(batch).to(self._device))
+                out.append(torch.nn.functional.normalize(features.float(), dim=-1).cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.dim), dtype=np.float32)
+
+    def embed_text(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            tokens = self._tokenizer(list(texts)).to(self._device)
+            features = self._model.encode_text(tokens)
+            return torch.nn.functional.normalize(features.float(), dim=-1).cpu().numpy()
+
+
+def _has_text_projection(model) -> bool:
+    projection = getattr(model, "text_projection", None)
+    return projection is not None and hasattr(projection, "shape")
+
+
+def load_clip_embedder(model_name: str, pretrained: str, device: str, notify: Notify | None = None) -> ClipEmbedder:
+    return _once(("clip", model_name, pretrained, device), lambda: ClipEmbedder(model_name, pretrained, device, notify))
+

