@@ -25,7 +25,7 @@ def decode_audio(info: MediaInfo) -> np.ndarray:
         what="the audio track will not decode",
         check=False,
     )
-    samples = np.frombuffer(result.stdout, dtype=np.float32)
+    samples = np.frombuffer(result.stdout, dtype=np.float32).copy()  # writable, as torch wants
     if samples.size == 0:
         raise IngestError(f"the audio track will not decode ({result.stderr.strip().splitlines()[-1:] or 'empty'})")
     return samples

@@ -23,6 +23,9 @@ IMAGE_FORMAT = re.compile(r"(_pipe|^image2|^gif|^webp|^apng)")
 _INPUT = re.compile(r"^Input #0, ([^,]+(?:,[^ ]+)*), from")
 _DURATION = re.compile(r"Duration: (N/A|(\d+):(\d+):(\d+(?:\.\d+)?))(?:, start: (-?\d+(?:\.\d+)?))?")
 _STREAM = re.compile(r"Stream #0:(\d+)[^:]*: (Video|Audio|Subtitle|Data|Attachment): ([\w-]+)(.*)$")
+_PREFIX = re.compile(r"^(\[[^\]]*\]\s*)+")
+# What ffmpeg says when a file stops before its index says it should.
+TRUNCATED = re.compile(r"partial file|ended prematurely|truncat", re.IGNORECASE)
 _ROTATION = re.compile(r"rotation of (-?\d+(?:\.\d+)?) degrees")
 
 
@@ -75,7 +78,7 @@ def probe(path: str) -> MediaInfo:
     report = run_ffmpeg(["-i", input_arg(path)], what=name, check=False).stderr
     info = parse_report(path, report)
     if info is None:
-        raise IngestError(f"{name} is not a video or audio file ({last_error_line(report)})")
+        raise IngestError(f"{name} is not a video or audio file, or is damaged ({ffmpeg_reason(report)})")
     if IMAGE_FORMAT.search(info.format):
         raise IngestError(f"{name} is an image, not a video or audio file")
     if info.video is None and info.audio is None:
@@ -106,14 +109,25 @@ def parse_report(path: str, report: str) -> MediaInfo | None:
 def list_packets(path: str, stream_index: int) -> tuple[Fraction, list[Packet]]:
     """Every packet of one stream, in decode order, without decoding: (time base, packets)."""
     result = run_ffmpeg(
-        ["-copyts", "-i", input_arg(path), "-map", f"0:{stream_index}", "-c", "copy", "-f", "framecrc", "-"],
+        ["-loglevel", "error", "-copyts", "-i", input_arg(path), "-map", f"0:{stream_index}", "-c", "copy", "-f", "framecrc", "-"],
         what=f"{os.path.basename(path)}: cannot read the video stream",
         check=False,
     )
     time_base, packets = parse_framecrc(result.stdout.decode("ascii", errors="replace"))
+    name = os.path.basename(path)
     if not packets:
-        raise IngestError(f"{os.path.basename(path)}: the video stream holds no frames ({last_error_line(result.stderr)})")
+        raise IngestError(f"{name}: the video stream holds no frames ({ffmpeg_reason(result.stderr)})")
+    if m := TRUNCATED.search(result.stderr):
+        line = result.stderr[: m.end()].splitlines()[-1] + result.stderr[m.end() :].split("\n", 1)[0]
+        raise IngestError(f"{name} is truncated or damaged ({ffmpeg_reason(line)})")
     return time_base, packets
+
+
+def ffmpeg_reason(stderr: str) -> str:
+    """The most telling line of ffmpeg's complaint, without its `[component @ 0x...]` prefix."""
+    lines = [_PREFIX.sub("", line).strip() for line in stderr.splitlines()]
+    telling = [line for line in lines if line and not line.startswith(("Error opening input", "At least one output"))]
+    return telling[0] if telling else last_error_line(stderr)
 
 
 NO_TIMESTAMP = -(2**63)

@@ -43,6 +43,9 @@ class Store:
         target = settings.milvus_target
         if settings.is_milvus_lite:
             Path(target).parent.mkdir(parents=True, exist_ok=True)
+            # Milvus Lite serves gRPC inside this process and lacks AllocTimestamp, which pymilvus
+            # asks for after creating an index and then does without; grpc logs each as a traceback.
+            logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
         try:
             self.client = MilvusClient(uri=target, token=settings.milvus_token or "")
         except Exception as e:
@@ -64,7 +67,10 @@ class Store:
         for name in (VIDEO_COLLECTION, META_COLLECTION):
             if not self._has(name):
                 self._create(name, _keyed_json_schema(self.client))
-            self.client.load_collection(name)
+        # A reopened database starts with its collections released; queries need them loaded.
+        for name in (VIDEO_COLLECTION, META_COLLECTION, TEXT_COLLECTION, IMAGE_COLLECTION):
+            if self._has(name):
+                self.client.load_collection(name)
 
     def _create(self, name: str, schema_and_index) -> None:
         schema, index = schema_and_index

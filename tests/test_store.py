@@ -1,0 +1,86 @@
+"""The Milvus store on Milvus Lite in tmp_path: rows, the registry, model checks, the lock."""
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from rag.errors import ModelMismatchError, StoreLockedError
+from rag.store import Store, chunk_to_row, info_to_video, row_to_chunk, video_to_info
+from rag.types import Chunk, Frame, Segment, Video
+
+
+def test_chunk_row_round_trip_keeps_segment_times():
+    chunk = Chunk(1.5, 9.0, "a b", (Segment(1.5, 4.0, "a"), Segment(4.0, 9.0, "b")))
+    row = chunk_to_row("vid", 3, chunk, np.ones(4, dtype=np.float32))
+    assert row["id"] == "vid:t3" and row["video_id"] == "vid"
+    assert row_to_chunk(row) == chunk
+
+
+def test_video_paths_are_stored_relative_to_the_data_dir(tmp_path):
+    video = Video("abc", "talk.mp4", str(tmp_path / "videos" / "abc.mp4"), 12.5)
+    info = video_to_info(video, tmp_path)
+    assert info["file"] == "videos/abc.mp4"
+    assert info_to_video(info, tmp_path / "moved").file == str(tmp_path / "moved" / "videos" / "abc.mp4")
+
+
+def test_write_read_delete(settings):
+    store = Store(settings)
+    store.ensure_collection("text", "mini", 4)
+    store.ensure_collection("image", "clip", 2)
+    chunks = [Chunk(0, 5, "hello", (Segment(0, 5, "hello"),)), Chunk(5, 9, "world", (Segment(5, 9, "world"),))]
+    store.insert_chunks("v1", chunks, np.eye(4, dtype=np.float32)[:2])
+    frame_path = settings.data_dir.resolve() / "frames" / "v1" / "000000.jpg"
+    store.insert_frames("v1", [Frame(0.0, str(frame_path))], np.array([[1.0, 0.0]], dtype=np.float32))
+    assert store.list_videos() == []  # written but not committed: invisible
+    store.commit_video(Video("v1", "a.mp4", "", 9.0, frames=1, text_chunks=2))
+    assert [v.id for v in store.list_videos()] == ["v1"]
+    assert store.chunks("v1") == chunks
+    assert store.frames("v1") == [Frame(0.0, str(frame_path))]
+    assert store.count_rows("v1") == {"vidrag_text": 2, "vidrag_images": 1}
+    store.delete_video("v1")
+    assert store.list_videos() == [] and store.count_rows("v1") == {"vidrag_text": 0, "vidrag_images": 0}
+    store.close()
+
+
+def test_reopened_store_keeps_what_was_committed(settings):
+    store = Store(settings)
+    store.commit_video(Video("v2", "b.mp4", "", 3.0))
+    store.close()
+    again = Store(settings)
+    assert [v.name for v in again.list_videos()] == ["b.mp4"]
+    again.close()
+
+
+def test_another_model_is_refused(settings):
+    store = Store(settings)
+    store.ensure_collection("text", "all-MiniLM-L6-v2", 384)
+    store.ensure_collection("text", "ALL-minilm-l6-v2", 384)  # the same model, named differently
+    with pytest.raises(ModelMismatchError, match="built with all-MiniLM-L6-v2 .dim 384. but VIDRAG_TEXT_MODEL"):
+        store.ensure_collection("text", "bge-m3", 1024)
+    with pytest.raises(ModelMismatchError):
+        store.ensure_collection("text", "all-MiniLM-L6-v2", 768)
+    store.close()
+
+
+def test_database_held_by_another_process(settings, tmp_path):
+    """A second process on the same Milvus Lite file gets a message saying what to do."""
+    ready = tmp_path / "ready"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import pathlib, time; from pymilvus import MilvusClient\n"
+        f"client = MilvusClient({str(settings.milvus_target)!r})\n"
+        f"pathlib.Path({str(ready)!r}).write_text('1'); time.sleep(120)"
+    )])
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        deadline = time.time() + 60
+        while not ready.exists() and time.time() < deadline:
+            time.sleep(0.2)
+        assert ready.exists(), "the holding process did not open the database"
+        with pytest.raises(StoreLockedError, match="in use by another process.*VIDRAG_MILVUS_URI"):
+            Store(settings)
+    finally:
+        holder.kill()
+        holder.wait()

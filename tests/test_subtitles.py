@@ -1,0 +1,58 @@
+"""Existing transcripts: sidecar files of several formats, and subtitle streams in the file."""
+
+import pytest
+
+from conftest import ffmpeg, make_video, write_srt
+from ingest.probe import probe
+from ingest.subtitles import find_sidecar, parse_srt, read_embedded, read_sidecar
+
+
+def test_parse_srt_strips_markup_and_joins_lines():
+    text = "1\n00:00:01,000 --> 00:00:02,500\n<i>Hello</i> there,\nfriend &amp; co\n\n" \
+           "2\n00:01:00,000 --> 00:01:03,000\n{\\an8}Top line\n\n3\n00:02:00,000 --> 00:02:01,000\n\n"
+    segments = parse_srt(text)
+    assert [(s.start_s, s.end_s, s.text) for s in segments] == [
+        (1.0, 2.5, "Hello there, friend & co"), (60.0, 63.0, "Top line")
+    ]
+
+
+@pytest.mark.parametrize("names,expected", [
+    (["talk.srt"], "talk.srt"),
+    (["talk.vtt"], "talk.vtt"),
+    (["talk.en.srt"], "talk.en.srt"),
+    (["talk.en.srt", "talk.srt"], "talk.srt"),
+    (["talk.srt", "talk.vtt"], "talk.srt"),
+    (["talks.srt", "talk.notes.srt", "other.srt"], None),
+])
+def test_find_sidecar(tmp_path, names, expected):
+    video = tmp_path / "talk.mp4"
+    video.write_bytes(b"x")
+    for name in names:
+        (tmp_path / name).write_text("")
+    found = find_sidecar(video)
+    assert (found.name if found else None) == expected
+
+
+def test_read_vtt_sidecar_with_language(tmp_path):
+    """A WebVTT file named talk.de.vtt gives German segments at their cue times."""
+    video = tmp_path / "talk.mp4"
+    video.write_bytes(b"x")
+    sidecar = tmp_path / "talk.de.vtt"
+    sidecar.write_text("WEBVTT\n\n00:00:01.000 --> 00:00:04.000\nGuten Tag\n\n00:00:05.500 --> 00:00:07.000\nWie geht's?\n")
+    transcript = read_sidecar(video, sidecar)
+    assert transcript.language == "de"
+    assert transcript.source == "sidecar:talk.de.vtt"
+    assert [(s.start_s, s.end_s, s.text) for s in transcript.segments] == [
+        (1.0, 4.0, "Guten Tag"), (5.5, 7.0, "Wie geht's?")
+    ]
+
+
+def test_embedded_subtitle_stream(tmp_path):
+    srt = write_srt(tmp_path / "s.srt", [(0.5, 2.0, "hello inside"), (3.0, 4.0, "second cue")])
+    plain = make_video(tmp_path / "plain.mp4", 5)
+    muxed = tmp_path / "muxed.mp4"
+    ffmpeg("-i", str(plain), "-i", str(srt), "-map", "0", "-map", "1", "-c", "copy", "-c:s", "mov_text", str(muxed))
+    transcript = read_embedded(probe(str(muxed)))
+    assert transcript.source == "embedded"
+    assert [s.text for s in transcript.segments] == ["hello inside", "second cue"]
+    assert transcript.segments[0].start_s == pytest.approx(0.5)
