@@ -2,23 +2,26 @@
 
 import streamlit as st
 
-from rag.settings import Settings
+from rag.errors import VidragError
+from rag.settings import load_settings
 from rag.store import Store
 
 st.set_page_config(page_title="vidrag", page_icon="🎬", layout="wide")
-settings = Settings()
 
 
 @st.cache_resource
-def open_store() -> Store:
-    return Store(settings)
+def open_store(settings_json: str) -> Store:
+    """One connection per process and configuration, shared by every browser session."""
+    from rag.settings import Settings
+
+    return Store(Settings.model_validate_json(settings_json))
 
 
 st.title("vidrag")
 st.caption("Chat with your videos, on your own hardware.")
 try:
-    videos = open_store().list_videos()
-except Exception as error:  # shown as one line, never a traceback
+    videos = open_store(load_settings().model_dump_json()).list_videos()
+except VidragError as error:  # one line, never a traceback
     st.error(str(error))
     st.stop()
 

@@ -10,7 +10,7 @@ import warnings
 from pathlib import Path
 
 from rag.errors import VidragError, first_line
-from rag.settings import Settings
+from rag.settings import Settings, load_settings
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _quiet_libraries(args.verbose)
     try:
-        settings = Settings()
+        settings = load_settings()
         return {"add": _add, "list": _list, "remove": _remove}[args.command](args, settings)
     except KeyboardInterrupt:
         print("interrupted; nothing half-written is visible", file=sys.stderr)
@@ -107,7 +107,8 @@ def _list(args, settings: Settings) -> int:
     else:
         for v in videos:
             frames = f"{v.frames:>5} frames" if v.has_video else "   audio only"
-            print(f"{v.id}  {_clock(v.duration_s):>8}  {frames}  {v.text_chunks:>4} chunks  {v.language or '--':>3}  {v.name}")
+            language = v.language or "--"
+            print(f"{v.id}  {_clock(v.duration_s):>8}  {frames}  {v.text_chunks:>4} chunks  {language:>3}  {v.name}")
     return 0
 
 

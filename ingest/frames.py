@@ -93,14 +93,16 @@ def extract_frames(
     out_dir: Path,
     fps: float,
     on_frame: Callable[[int, int], None] | None = None,
+    packet_list: tuple[Fraction, list[Packet]] | None = None,
 ) -> list[Frame]:
     """Save the sampled frames of `info`'s video as JPEG in `out_dir`; return them in time order.
-    `on_frame(done, total)` is called as frames are written."""
+    `on_frame(done, total)` is called as frames are written. `packet_list` is list_packets'
+    answer, when the caller already has it."""
     stream = info.video
     if stream is None:
         return []
     name = os.path.basename(info.path)
-    time_base, packets = list_packets(info.path, stream.index)
+    time_base, packets = packet_list or list_packets(info.path, stream.index)
     out_dir.mkdir(parents=True, exist_ok=True)
     if all(p.has_pts for p in packets):
         picks = choose_frames(packets, time_base, info.start_s, fps, info.duration_s)
@@ -114,8 +116,8 @@ def extract_frames(
         # A raw stream with no timestamps (an .h264 file, say): decode it all, keeping the first
         # frame of each interval.
         bsf = None
-        start, rate = info.start_s, fps
-        select = f"select='isnan(prev_selected_t)+gt(floor((t-{start})*{rate}),floor((prev_selected_t-{start})*{rate}))'"
+        bucket = f"floor((t-{info.start_s})*{fps})"
+        select = f"select='isnan(prev_selected_t)+gt({bucket},{bucket.replace('(t-', '(prev_selected_t-')})'"
         expected = None
     scale = f"scale=w='if(gte(iw,ih),min({MAX_SIDE},iw),-2)':h='if(gte(iw,ih),-2,min({MAX_SIDE},ih))'"
     scripts = out_dir / ".ffmpeg"
@@ -144,7 +146,7 @@ def extract_frames(
     shutil.rmtree(scripts, ignore_errors=True)
     if not written:
         raise IngestError(f"{name}: no frame of the video could be decoded ({last_line})")
-    return [Frame(t, str(path)) for path, t in zip(written, times)]
+    return [Frame(t, str(path)) for path, t in zip(written, times, strict=False)]
 
 
 def _runs(indices: list[int]) -> list[tuple[int, int]]:

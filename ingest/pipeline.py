@@ -12,7 +12,7 @@ import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ingest.audio import SAMPLE_RATE, decode_audio
@@ -88,6 +88,9 @@ class Ingestor:
         _check_readable(path)
         progress("probe", 0, 1)
         info = probe(str(path))
+        # The packet list checks the whole video stream (a truncated file fails here, before any
+        # model loads) and gives every frame's time; the frame sampler reuses it.
+        packet_list = list_packets(str(path), info.video.index) if info.video else None
         video_id = content_id(path)
         existing = self.store.get_video(video_id)
         if existing:
@@ -97,14 +100,14 @@ class Ingestor:
             self._delete(video_id)
         progress("probe", 1, 1)
         try:
-            video, warnings = self._index(path, name or path.name, video_id, info, subtitles, progress)
+            video, warnings = self._index(path, name or path.name, video_id, info, packet_list, subtitles, progress)
         except BaseException:
             # Whatever stopped us, take back what was written; a kill -9 is cleaned by the next add.
             self._delete(video_id)
             raise
         return AddResult(video, status, warnings)
 
-    def _index(self, path, name, video_id, info: MediaInfo, subtitles, progress: Progress):
+    def _index(self, path, name, video_id, info: MediaInfo, packet_list, subtitles, progress: Progress):
         warnings: list[str] = []
         settings = self.settings
         text_model = load_text_embedder(settings.text_model, self.device, self.notify)
@@ -119,6 +122,7 @@ class Ingestor:
             frames = extract_frames(
                 info, self._frames_dir(video_id), settings.frame_fps,
                 on_frame=lambda done, total: progress("frames", done, total),
+                packet_list=packet_list,
             )
 
         progress("transcript", 0, 1)
@@ -146,13 +150,13 @@ class Ingestor:
             id=video_id,
             name=name,
             file=str(stored),
-            duration_s=round(_duration(info, frames, audio_s), 3),
+            duration_s=round(_duration(info, packet_list, audio_s), 3),
             frames=len(frames),
             text_chunks=len(chunks),
             language=transcript.language,
             transcript_source=transcript.source,
             has_video=info.video is not None,
-            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            created=datetime.now(UTC).isoformat(timespec="seconds"),
             extra={"rotation": info.rotation, "format": info.format},
         )
         self.store.commit_video(video)  # the commit marker: from here on the video is visible
@@ -249,11 +253,11 @@ def _check_readable(path: Path) -> None:
         raise IngestError(f"{path.name}: permission denied")
 
 
-def _duration(info: MediaInfo, frames, audio_s: float | None) -> float:
+def _duration(info: MediaInfo, packet_list, audio_s: float | None) -> float:
     """The container's duration, or else the video packets' end, or else the decoded audio's."""
     if info.duration_s:
         return info.duration_s
-    if info.video:
-        time_base, packets = list_packets(info.path, info.video.index)
+    if packet_list:
+        time_base, packets = packet_list
         return max(float((p.pts + p.duration) * time_base) for p in packets) - info.start_s
-    return audio_s or (frames[-1].timestamp_s if frames else 0.0)
+    return audio_s or 0.0

@@ -109,7 +109,8 @@ def parse_report(path: str, report: str) -> MediaInfo | None:
 def list_packets(path: str, stream_index: int) -> tuple[Fraction, list[Packet]]:
     """Every packet of one stream, in decode order, without decoding: (time base, packets)."""
     result = run_ffmpeg(
-        ["-loglevel", "error", "-copyts", "-i", input_arg(path), "-map", f"0:{stream_index}", "-c", "copy", "-f", "framecrc", "-"],
+        ["-loglevel", "error", "-copyts", "-i", input_arg(path), "-map", f"0:{stream_index}",
+         "-c", "copy", "-f", "framecrc", "-"],
         what=f"{os.path.basename(path)}: cannot read the video stream",
         check=False,
     )
@@ -126,7 +127,10 @@ def list_packets(path: str, stream_index: int) -> tuple[Fraction, list[Packet]]:
 def ffmpeg_reason(stderr: str) -> str:
     """The most telling line of ffmpeg's complaint, without its `[component @ 0x...]` prefix."""
     lines = [_PREFIX.sub("", line).strip() for line in stderr.splitlines()]
-    telling = [line for line in lines if line and not line.startswith(("Error opening input", "At least one output"))]
+    telling = [
+        line for line in lines
+        if line and not line.startswith(("Error opening input", "At least one output")) and "misdetection" not in line
+    ]
     return telling[0] if telling else last_error_line(stderr)
 
 

@@ -43,8 +43,11 @@ def _is_local(name_or_path: str) -> bool:
 
 
 def _say_loading(what: str, name: str, notify: Notify | None) -> None:
-    where = "from disk" if _is_local(name) else "(downloaded on first use, then cached)"
-    message = f"Loading {what} {name} {where}..."
+    """Log every load; tell the user (notify) when it may mean a download, which can take minutes."""
+    if _is_local(name):
+        log.info(f"Loading {what} {name} from disk")
+        return
+    message = f"Loading {what} {name} (downloaded on first use, then cached)..."
     log.info(message)
     if notify:
         notify(message)
@@ -81,7 +84,9 @@ class TextEmbedder:
 
     def __init__(self, name_or_path: str, device: str, notify: Notify | None = None):
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
 
+        transformers_logging.disable_progress_bar()  # its "Loading weights" bar; download bars stay
         _say_loading("text model", name_or_path, notify)
         try:
             self._model = SentenceTransformer(name_or_path, device=device)

@@ -57,3 +57,18 @@ class Settings(BaseSettings):
         import torch
 
         return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_settings(**overrides) -> Settings:
+    """Settings from the environment and .env, with a one-line error naming the bad variable."""
+    from pydantic import ValidationError
+
+    from rag.errors import VidragError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as e:
+        problems = [
+            f"VIDRAG_{str(err['loc'][0]).upper()}={err.get('input')!r}: {err['msg']}" for err in e.errors()
+        ]
+        raise VidragError("bad setting: " + "; ".join(problems)) from e

@@ -110,8 +110,10 @@ class Store:
         self._insert(IMAGE_COLLECTION, rows)
 
     def _insert(self, collection: str, rows: list[dict]) -> None:
+        # Upsert, not insert: row ids derive from the content id, so two workers ingesting the
+        # same file against one Milvus server converge instead of leaving duplicate rows.
         for i in range(0, len(rows), INSERT_BATCH):
-            self.client.insert(collection, rows[i : i + INSERT_BATCH])
+            self.client.upsert(collection, rows[i : i + INSERT_BATCH])
 
     def commit_video(self, video: Video) -> None:
         """Make a fully written video visible. Written last, after all its other rows."""
@@ -204,7 +206,9 @@ def _text_schema(client, dim: int):
     schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
     # Milvus computes the BM25 sparse vector from `text` itself, so full-text search needs no model.
     schema.add_function(
-        Function(name="text_bm25", function_type=FunctionType.BM25, input_field_names=["text"], output_field_names=["sparse"])
+        Function(
+            name="text_bm25", function_type=FunctionType.BM25, input_field_names=["text"], output_field_names=["sparse"]
+        )
     )
     index = client.prepare_index_params()
     index.add_index("dense", index_type="AUTOINDEX", metric_type="COSINE")

@@ -44,7 +44,7 @@ def make_video(
     if gop:
         args += ["-g", str(gop)]
     if audio:
-        args += ["-c:a", "aac" if path.suffix in (".mp4", ".mov", ".m4v") else "libopus" if path.suffix == ".webm" else "aac"]
+        args += ["-c:a", "libopus" if path.suffix == ".webm" else "aac"]
     args += [*extra, "-shortest", str(path)]
     ffmpeg(*args)
     return path
@@ -163,7 +163,8 @@ def run_cli(tmp_path, model_env):
         full_env = {**os.environ, **model_env, "VIDRAG_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT)}
         full_env.update(env or {})
         result = subprocess.run(
-            [sys.executable, "-m", module, *args], cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=600
+            [sys.executable, "-m", module, *args],
+            cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=600,
         )
         if check and result.returncode != 0:
             raise AssertionError(f"exit {result.returncode}\n{result.stdout}\n{result.stderr}")

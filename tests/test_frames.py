@@ -113,5 +113,15 @@ def test_real_clip_six_frames(shared_media, tmp_path):
     info = probe(str(shared_media / "big_buck_bunny_0_30.webm"))
     frames = extract_frames(info, tmp_path / "frames", 0.2)
     assert len(frames) == 6
-    for frame, grid in zip(frames, [0, 5, 10, 15, 20, 25]):
+    for frame, grid in zip(frames, [0, 5, 10, 15, 20, 25], strict=True):
         assert abs(frame.timestamp_s - grid) <= KEYFRAME_SNAP_S
+
+
+def test_raw_stream_without_timestamps(tmp_path):
+    """A bare H.264 stream has no timestamps to plan with: it is decoded whole, one frame per interval."""
+    from conftest import ffmpeg
+
+    raw = tmp_path / "camera.h264"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=160x120:rate=10:duration=12", "-c:v", "libx264", "-f", "h264", str(raw))
+    frames = extract_frames(probe(str(raw)), tmp_path / "frames", 0.2)
+    assert [f.timestamp_s for f in frames] == pytest.approx([0, 5, 10], abs=0.11)

@@ -38,7 +38,9 @@ def test_read_vtt_sidecar_with_language(tmp_path):
     video = tmp_path / "talk.mp4"
     video.write_bytes(b"x")
     sidecar = tmp_path / "talk.de.vtt"
-    sidecar.write_text("WEBVTT\n\n00:00:01.000 --> 00:00:04.000\nGuten Tag\n\n00:00:05.500 --> 00:00:07.000\nWie geht's?\n")
+    sidecar.write_text(
+        "WEBVTT\n\n00:00:01.000 --> 00:00:04.000\nGuten Tag\n\n00:00:05.500 --> 00:00:07.000\nWie geht's?\n"
+    )
     transcript = read_sidecar(video, sidecar)
     assert transcript.language == "de"
     assert transcript.source == "sidecar:talk.de.vtt"

@@ -1,0 +1,40 @@
+"""Settings: defaults, VIDRAG_ variables, a .env file, and one-line errors."""
+
+import pytest
+
+from rag.errors import VidragError
+from rag.settings import Settings, load_settings
+
+
+@pytest.fixture
+def clean_env(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for key in list(__import__("os").environ):
+        if key.startswith("VIDRAG_"):
+            monkeypatch.delenv(key)
+
+
+def test_defaults(clean_env):
+    s = Settings()
+    assert (s.frame_fps, s.whisper_model, s.whisper_language, s.device) == (0.2, "base", "", "auto")
+    assert (s.clip_model, s.clip_pretrained) == ("ViT-B-32", "laion2b_s34b_b79k")
+    assert s.text_model == "sentence-transformers/all-MiniLM-L6-v2"
+    assert s.milvus_target == "data/milvus.db" and s.is_milvus_lite
+
+
+def test_environment_and_dotenv(clean_env, tmp_path, monkeypatch):
+    (tmp_path / ".env").write_text("VIDRAG_WHISPER_LANGUAGE=DE\nVIDRAG_FRAME_FPS=0.5\n")
+    monkeypatch.setenv("VIDRAG_MILVUS_URI", "http://milvus:19530")
+    s = Settings()
+    assert s.whisper_language == "de" and s.frame_fps == 0.5
+    assert s.milvus_target == "http://milvus:19530" and not s.is_milvus_lite
+
+
+def test_bad_values_are_one_line(clean_env, monkeypatch):
+    monkeypatch.setenv("VIDRAG_DEVICE", "tpu")
+    with pytest.raises(VidragError, match=r"^bad setting: VIDRAG_DEVICE='tpu'"):
+        load_settings()
+    monkeypatch.delenv("VIDRAG_DEVICE")
+    monkeypatch.setenv("VIDRAG_FRAME_FPS", "0")
+    with pytest.raises(VidragError, match="VIDRAG_FRAME_FPS"):
+        load_settings()
