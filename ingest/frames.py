@@ -1,13 +1,14 @@
 """Sample one frame every 1/fps seconds, decoding as little of the video as possible.
 
 The seed method (moviepy's iter_frames) starts a decoder at every sample and decodes from the
-previous keyframe. Here one ffmpeg process per batch does the whole job:
+previous keyframe. Here one ffmpeg process does the whole job:
 
 1. The packet list (no decoding) tells every frame's timestamp and which frames are keyframes.
 2. For each grid time, a keyframe within KEYFRAME_SNAP_S is taken as is: it decodes alone.
-   Otherwise the exact frame shown at that time is decoded, starting from its keyframe.
+   Otherwise the frame nearest that time is decoded, starting from its keyframe.
 3. A bitstream filter drops every packet the chosen frames don't need before it reaches the
-   decoder, and a select filter keeps just the chosen frames for the JPEG encoder.
+   decoder, and a select filter keeps just the chosen frames for the JPEG encoder. Both long
+   expressions go to ffmpeg in files (`-/bsf:v`, `-/vf`), so hours of video fit.
 
 Each saved frame carries its true presentation timestamp, read back from ffmpeg.
 """
@@ -105,20 +106,9 @@ def extract_frames(
     time_base, packets = packet_list or list_packets(info.path, stream.index)
     out_dir.mkdir(parents=True, exist_ok=True)
     if all(p.has_pts for p in packets):
-        picks = choose_frames(packets, time_base, info.start_s, fps, info.duration_s)
-        keep = sorted({i for pick in picks for i in range(pick.decode_from, pick.packet + 1)})
-        drop = "not(" + _any_of([f"between(n,{a},{b})" for a, b in _runs(keep)]) + ")"
-        # Commas separate bitstream filters in a -bsf list, so those inside the expression are escaped.
-        bsf = "noise=drop=" + drop.replace(",", "\\,")
-        select = "select='" + _any_of([f"eq(pts,{pick.pts})" for pick in picks]) + "'"
-        expected = len(picks)
+        bsf, select, expected = _sparse_plan(choose_frames(packets, time_base, info.start_s, fps, info.duration_s))
     else:
-        # A raw stream with no timestamps (an .h264 file, say): decode it all, keeping the first
-        # frame of each interval.
-        bsf = None
-        bucket = f"floor((t-{info.start_s})*{fps})"
-        select = f"select='isnan(prev_selected_t)+gt({bucket},{bucket.replace('(t-', '(prev_selected_t-')})'"
-        expected = None
+        bsf, select, expected = _dense_plan(info.start_s, fps)
     scale = f"scale=w='if(gte(iw,ih),min({MAX_SIDE},iw),-2)':h='if(gte(iw,ih),-2,min({MAX_SIDE},ih))'"
     scripts = out_dir / ".ffmpeg"
     scripts.mkdir(exist_ok=True)
@@ -141,12 +131,30 @@ def extract_frames(
             if on_frame:
                 on_frame(len(times), expected or len(times))
 
-    returncode, last_line = run_ffmpeg_lines(args, on_line)
+    _, last_line = run_ffmpeg_lines(args, on_line)
     written = sorted(out_dir.glob("*.jpg"))
     shutil.rmtree(scripts, ignore_errors=True)
     if not written:
         raise IngestError(f"{name}: no frame of the video could be decoded ({last_line})")
     return [Frame(t, str(path)) for path, t in zip(written, times, strict=False)]
+
+
+def _sparse_plan(picks: list[Pick]) -> tuple[str, str, int]:
+    """(bitstream filter, select filter, frame count) that decode only what `picks` need."""
+    keep = sorted({i for pick in picks for i in range(pick.decode_from, pick.packet + 1)})
+    drop = "not(" + _any_of([f"between(n,{a},{b})" for a, b in _runs(keep)]) + ")"
+    # Commas separate bitstream filters in a -bsf list, so those inside the expression are escaped.
+    bsf = "noise=drop=" + drop.replace(",", "\\,")
+    select = "select='" + _any_of([f"eq(pts,{pick.pts})" for pick in picks]) + "'"
+    return bsf, select, len(picks)
+
+
+def _dense_plan(start_s: float, fps: float) -> tuple[None, str, None]:
+    """A raw stream with no timestamps (an .h264 file, say) can't be planned: decode it all and
+    keep the first frame of each interval."""
+    bucket = f"floor((t-{start_s})*{fps})"
+    previous = bucket.replace("(t-", "(prev_selected_t-")
+    return None, f"select='isnan(prev_selected_t)+gt({bucket},{previous})'", None
 
 
 def _runs(indices: list[int]) -> list[tuple[int, int]]:
