@@ -88,13 +88,13 @@ class Ingestor:
         _check_readable(path)
         progress("probe", 0, 1)
         info = probe(str(path))
-        # The packet list checks the whole video stream (a truncated file fails here, before any
-        # model loads) and gives every frame's time; the frame sampler reuses it.
-        packet_list = list_packets(str(path), info.video.index) if info.video else None
         video_id = content_id(path)
         existing = self.store.get_video(video_id)
         if existing:
             return AddResult(existing, "exists")
+        # The packet list checks the whole video stream (a truncated file fails here, before any
+        # model loads) and gives every frame's time; the frame sampler reuses it.
+        packet_list = list_packets(str(path), info.video.index) if info.video else None
         status = "repaired" if self._has_leftovers(video_id) else "added"
         if status == "repaired":
             self._delete(video_id)
