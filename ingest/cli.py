@@ -6,9 +6,10 @@ import argparse
 import json
 import logging
 import sys
-import warnings
 from pathlib import Path
 
+from rag.cli import quiet_libraries
+from rag.clock import format_clock
 from rag.errors import VidragError, first_line
 from rag.settings import Settings, load_settings
 
@@ -31,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _quiet_libraries(args.verbose)
+    quiet_libraries(args.verbose)
     try:
         settings = load_settings()
         return {"add": _add, "list": _list, "remove": _remove}[args.command](args, settings)
@@ -88,7 +89,7 @@ def _summary(result) -> str:
     if result.status == "exists":
         return f"{video.id}  {video.name}: already indexed, nothing changed"
     done = "added" if result.status == "added" else "added (cleaned up an interrupted earlier try)"
-    parts = [_clock(video.duration_s)]
+    parts = [format_clock(video.duration_s)]
     if video.has_video:
         parts.append(f"{video.frames} frames")
     parts.append(f"{video.text_chunks} text chunks")
@@ -108,7 +109,8 @@ def _list(args, settings: Settings) -> int:
         for v in videos:
             frames = f"{v.frames:>5} frames" if v.has_video else "   audio only"
             language = v.language or "--"
-            print(f"{v.id}  {_clock(v.duration_s):>8}  {frames}  {v.text_chunks:>4} chunks  {language:>3}  {v.name}")
+            duration = format_clock(v.duration_s)
+            print(f"{v.id}  {duration:>8}  {frames}  {v.text_chunks:>4} chunks  {language:>3}  {v.name}")
     return 0
 
 
@@ -124,22 +126,6 @@ def _remove(args, settings: Settings) -> int:
             continue
         print(f"{video.id}  {video.name}: removed")
     return EXIT_ERROR if failed else 0
-
-
-def _clock(seconds: float) -> str:
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
-
-
-def _quiet_libraries(verbose: bool) -> None:
-    """Libraries log and warn freely; a user sees our one-line messages unless --verbose."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, format="%(name)s: %(message)s")
-    if not verbose:
-        warnings.filterwarnings("ignore")
-        # grpc logs Milvus Lite's "method not implemented" answers (it falls back by itself).
-        for name in ("milvus_lite", "pymilvus", "grpc", "sentence_transformers", "transformers", "huggingface_hub"):
-            logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 class _ProgressBars:

@@ -25,6 +25,11 @@ class ModelLoadError(VidragError):
     """A model could not be found or loaded from the configured name or path."""
 
 
+class AnswerError(VidragError):
+    """The VLM could not answer: unreachable, an error, a timeout, a stream cut half way.
+    The retrieved moments are still there to show."""
+
+
 def first_line(error: BaseException) -> str:
     """The first line of an exception's message, for wrapping third-party errors in ours."""
     text = str(error).strip() or type(error).__name__

@@ -28,6 +28,16 @@ class Settings(BaseSettings):
     )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where models run.")
 
+    vlm_base_url: str = Field("http://localhost:8000/v1", description="OpenAI-compatible endpoint of the VLM.")
+    vlm_model: str = Field("mistralai/Pixtral-12B-2409", description="Model name the endpoint serves.")
+    vlm_api_key: str = Field("EMPTY", description="API key for the endpoint; vLLM accepts any.")
+    vlm_max_images: int = Field(3, ge=0, le=16, description="Frames sent per question (vLLM's --limit-mm-per-prompt).")
+    vlm_context_tokens: int = Field(16384, ge=1024, description="The server's max model length (--max-model-len).")
+    vlm_max_tokens: int = Field(1024, ge=16, description="Longest answer, in tokens.")
+    vlm_timeout_s: float = Field(120.0, gt=0, description="Seconds to wait for the VLM before giving up.")
+    vlm_image_max_side: int = Field(640, ge=64, le=2048, description="Frames are downscaled to this longest side.")
+    search_k: int = Field(5, ge=1, le=50, description="Moments retrieved per question.")
+
     @field_validator("whisper_language")
     @classmethod
     def _normalise_language(cls, value: str) -> str:

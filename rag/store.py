@@ -81,9 +81,9 @@ class Store:
         rows = self.client.query(META_COLLECTION, filter='id != ""', output_fields=["id", "info"], limit=16)
         return {row["id"]: row["info"] for row in rows}
 
-    def ensure_collection(self, kind: str, model: str, dim: int) -> None:
-        """Create the `kind` ("text" or "image") collection for this model, or check that the
-        existing one was built by the same model. Vectors from different models never mix."""
+    def check_model(self, kind: str, model: str, dim: int) -> bool:
+        """Whether the `kind` ("text" or "image") collection exists; ModelMismatchError if it was
+        built by another model than this one. Vectors from different models never mix."""
         have = self.models().get(kind)
         if have and (have["model"].lower() != model.lower() or int(have["dim"]) != dim):
             setting = "VIDRAG_TEXT_MODEL" if kind == "text" else "VIDRAG_CLIP_MODEL/VIDRAG_CLIP_PRETRAINED"
@@ -91,6 +91,11 @@ class Store:
                 f"The {kind} index was built with {have['model']} (dim {have['dim']}) but {setting} "
                 f"gives {model} (dim {dim}). Set it back, or use another VIDRAG_DATA_DIR or Milvus."
             )
+        return have is not None
+
+    def ensure_collection(self, kind: str, model: str, dim: int) -> None:
+        """Create the `kind` collection for this model, after check_model."""
+        have = self.check_model(kind, model, dim)
         collection = TEXT_COLLECTION if kind == "text" else IMAGE_COLLECTION
         if not self._has(collection):
             schema = _text_schema(self.client, dim) if kind == "text" else _image_schema(self.client, dim)
@@ -169,8 +174,55 @@ class Store:
             output_fields=["timestamp_s", "frame_path"],
             limit=QUERY_LIMIT,
         )
-        frames = [Frame(row["timestamp_s"], str(self.data_dir / row["frame_path"])) for row in rows]
-        return sorted(frames, key=lambda f: f.timestamp_s)
+        return sorted((self._frame(row) for row in rows), key=lambda f: f.timestamp_s)
+
+    # --- search ----------------------------------------------------------------------------
+
+    def search_text(self, query, field: str, limit: int, video_ids: Sequence[str]) -> list[dict]:
+        """Chunks nearest `query`: a vector for field "dense", the question itself for "sparse"
+        (BM25, scored by Milvus). Each row has the chunk's fields and a `score`, best first."""
+        if not self._has(TEXT_COLLECTION) or not video_ids:
+            return []
+        metric = "COSINE" if field == "dense" else "BM25"
+        hits = self.client.search(
+            TEXT_COLLECTION, data=[query], anns_field=field, limit=limit, filter=_in_videos(video_ids),
+            output_fields=["video_id", "start_s", "end_s", "text", "segments"], search_params={"metric_type": metric},
+        )
+        return [{**hit["entity"], "id": hit["id"], "score": float(hit["distance"])} for hit in hits[0]]
+
+    def search_frames(self, vector, limit: int, video_ids: Sequence[str]) -> list[tuple[str, Frame, float]]:
+        """Frames nearest an image-space vector: (video id, frame, cosine), best first."""
+        if not self._has(IMAGE_COLLECTION) or not video_ids:
+            return []
+        hits = self.client.search(
+            IMAGE_COLLECTION, data=[vector], anns_field="vector", limit=limit, filter=_in_videos(video_ids),
+            output_fields=["video_id", "timestamp_s", "frame_path"], search_params={"metric_type": "COSINE"},
+        )
+        return [(h["entity"]["video_id"], self._frame(h["entity"]), float(h["distance"])) for h in hits[0]]
+
+    def frames_between(self, video_id: str, start_s: float, end_s: float) -> list[Frame]:
+        if not self._has(IMAGE_COLLECTION):
+            return []
+        rows = self.client.query(
+            IMAGE_COLLECTION,
+            filter=f"video_id == {json.dumps(video_id)} and timestamp_s >= {start_s} and timestamp_s <= {end_s}",
+            output_fields=["timestamp_s", "frame_path"], limit=QUERY_LIMIT,
+        )
+        return sorted((self._frame(row) for row in rows), key=lambda f: f.timestamp_s)
+
+    def chunks_between(self, video_id: str, start_s: float, end_s: float) -> list[Chunk]:
+        """Chunks of one video that overlap a time range."""
+        if not self._has(TEXT_COLLECTION):
+            return []
+        rows = self.client.query(
+            TEXT_COLLECTION,
+            filter=f"video_id == {json.dumps(video_id)} and start_s <= {end_s} and end_s >= {start_s}",
+            output_fields=["start_s", "end_s", "text", "segments"], limit=QUERY_LIMIT,
+        )
+        return sorted((row_to_chunk(row) for row in rows), key=lambda c: c.start_s)
+
+    def _frame(self, row: dict) -> Frame:
+        return Frame(float(row["timestamp_s"]), str(self.data_dir / row["frame_path"]))
 
     def close(self) -> None:
         self.client.close()
@@ -284,6 +336,11 @@ def _relative(path: str, data_dir: Path) -> str:
         return str(Path(path).resolve().relative_to(data_dir))
     except ValueError:
         return str(path)
+
+
+def _in_videos(video_ids: Sequence[str]) -> str:
+    """A filter for rows of these videos only: retrieval never sees a video that isn't committed."""
+    return f"video_id in {json.dumps(list(video_ids))}"
 
 
 def _lite_is_locked(db_dir: Path) -> bool:

@@ -58,3 +58,45 @@ class Video:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+@dataclass
+class Moment:
+    """A stretch of one video that answers a question: its time range is as narrow as the
+    evidence (the matching segments, or the window of a matching frame)."""
+
+    video_id: str
+    video_name: str
+    start_s: float
+    end_s: float
+    text: str
+    frame: Frame | None
+    score: float
+    signals: tuple[str, ...]  # which searches found it: "dense", "bm25", "clip"
+
+    def to_json(self) -> dict:
+        return {
+            "video_id": self.video_id,
+            "video_name": self.video_name,
+            "start_s": round(self.start_s, 3),
+            "end_s": round(self.end_s, 3),
+            "text": self.text,
+            "frame_path": self.frame.path if self.frame else None,
+            "frame_s": round(self.frame.timestamp_s, 3) if self.frame else None,
+            "score": round(self.score, 6),
+            "signals": list(self.signals),
+        }
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A time the answer cites, and the retrieved moment it maps to, if any."""
+
+    label: str  # as written in the answer, e.g. "[01:05]"
+    start_s: float
+    video_id: str | None  # None when it matches no retrieved moment
+    supported: bool
+
+    def to_json(self) -> dict:
+        return {"video_id": self.video_id, "start_s": round(self.start_s, 3), "supported": self.supported,
+                "label": self.label}

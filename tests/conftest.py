@@ -171,3 +171,76 @@ def run_cli(tmp_path, model_env):
         return result
 
     return run
+
+
+# --- a small library for search and answer tests -------------------------------------------
+
+COOKING_CUES = [
+    (0.0, 4.8, "Welcome back to the kitchen, today we bake a sourdough bread together."),
+    (5.0, 9.8, "First we mix flour, water and a little salt in a big bowl."),
+    (10.0, 14.8, "Now knead the dough for about ten minutes until it feels smooth and elastic."),
+    (15.0, 19.8, "Let it rest overnight in the fridge so the flavour can develop."),
+    (20.0, 24.8, "In the morning, shape the loaf gently and dust it with rice flour."),
+    (25.0, 29.8, "Preheat the oven to two hundred and fifty degrees with the pot inside."),
+    (30.0, 34.8, "Bake the loaf with the lid on for the first twenty minutes."),
+    (35.0, 39.8, "The crust should turn deep brown and crackle while it cools."),
+    (40.0, 44.8, "Wait an hour before slicing, or the inside turns gummy."),
+]
+GARDEN_CUES = [
+    (0.0, 4.8, "In the garden the tomatoes are finally turning red."),
+    (5.0, 9.8, "Water the plants early in the morning, before the heat of the day."),
+    (10.0, 14.8, "Snails love lettuce, so we protect the beds with copper tape."),
+]
+LECTURE_TOPICS = [
+    "The Roman empire built roads that connected distant provinces.",
+    "Jupiter is the largest planet and has dozens of moons.",
+    "A marathon is a little over forty two kilometres long.",
+    "Photosynthesis turns sunlight, water and carbon dioxide into sugar.",
+    "The stock market fell sharply after the announcement.",
+    "Bees communicate the location of flowers with a waggle dance.",
+    "The violin has four strings tuned in perfect fifths.",
+    "Glaciers carve wide valleys shaped like the letter U.",
+    "Electric cars use lithium batteries that charge overnight.",
+    "The printing press made books cheaper across Europe.",
+    "Volcanoes form where tectonic plates pull apart or collide.",
+    "Chess players study openings to gain an early advantage.",
+    "The new toll bridge across the river opened to traffic last spring.",
+]
+RARE_NAME = "Mara Tollbridge"
+
+
+def lecture_cues() -> list[tuple[float, float, str]]:
+    """Twenty minutes of varied talk; one cue names someone no text model has seen."""
+    cues = []
+    for i in range(240):
+        text = LECTURE_TOPICS[i % len(LECTURE_TOPICS)]
+        if i == 150:
+            text = f"Thanks to {RARE_NAME} for the recording."
+        cues.append((i * 5.0, i * 5.0 + 4.8, text))
+    return cues
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory, whisper_checkpoint, clip_dir, minilm_dir):
+    """Three indexed videos with sidecar subtitles: cooking (45 s), garden (15 s) and a
+    20-minute lecture. Yields (Library, {name: video id})."""
+    import rag
+    from ingest.pipeline import Ingestor
+    from rag.settings import Settings
+
+    folder = tmp_path_factory.mktemp("library")
+    settings = Settings(
+        _env_file=None, data_dir=folder / "data", whisper_model=str(whisper_checkpoint),
+        clip_model=f"local-dir:{clip_dir}", clip_pretrained="", text_model=str(minilm_dir), device="cpu",
+    )
+    ingestor = Ingestor(settings)
+    ids = {}
+    for name, seconds, cues, rate in [
+        ("cooking.mp4", 45, COOKING_CUES, 5), ("garden.mp4", 15, GARDEN_CUES, 5), ("lecture.mp4", 1200, None, 1),
+    ]:
+        video = make_video(folder / name, seconds, audio=False, size="160x120", rate=rate, gop=5 * rate)
+        write_srt(video.with_suffix(".srt"), cues or lecture_cues())
+        ids[name] = ingestor.add(video).video.id
+    library = rag.Library(settings, store=ingestor.store)
+    yield library, ids
+    library.close()

@@ -15,7 +15,7 @@ def test_add_list_remove(run_cli, tmp_path):
     video = make_video(tmp_path / "cooking show.mp4", 11, audio=False)
     write_srt(tmp_path / "cooking show.srt", [(0.0, 3.0, "Let us start")])
     added = run_cli("ingest", "add", str(video), check=True)
-    assert "cooking show.mp4: added, 0:11, 3 frames, 1 text chunks" in added.stdout
+    assert "cooking show.mp4: added, 00:11, 3 frames, 1 text chunks" in added.stdout
 
     (entry,) = _listed(run_cli)
     assert {"id", "name", "duration_s", "frames", "text_chunks", "language"} <= entry.keys()

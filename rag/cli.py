@@ -1,0 +1,130 @@
+"""`python -m rag`: search the library, or ask it a question, from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import warnings
+
+from rag.clock import format_clock
+from rag.errors import AnswerError, VidragError, first_line
+
+EXIT_ERROR = 1
+EXIT_VLM_FAILED = 3
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m rag", description="Search your videos, or ask about them.")
+    parser.add_argument("--verbose", action="store_true", help="show tracebacks and library logs")
+    commands = parser.add_subparsers(dest="command", required=True)
+    search = commands.add_parser("search", help="find the moments that match a query")
+    search.add_argument("query")
+    search.add_argument("--video", action="append", metavar="ID", help="only this video (repeatable)")
+    search.add_argument("--k", type=int, default=None, help="how many moments (default VIDRAG_SEARCH_K)")
+    search.add_argument("--json", action="store_true", help="print a JSON array of moments")
+    ask = commands.add_parser("ask", help="answer a question from the videos, with cited times")
+    ask.add_argument("question")
+    ask.add_argument("--video", action="append", metavar="ID", help="only this video (repeatable)")
+    ask.add_argument("--json", action="store_true", help="print one JSON object when done")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    quiet_libraries(args.verbose)
+    try:
+        from rag import Library
+
+        library = Library()
+        if not library.store.list_videos():
+            print("No videos indexed yet. Add some with: python -m ingest add PATH", file=sys.stderr)
+            if args.json:
+                print(json.dumps([] if args.command == "search" else _ask_json(None, [])))
+            return 0
+        return _search(args, library) if args.command == "search" else _ask(args, library)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except Exception as e:
+        if args.verbose:
+            logging.exception("error")
+        message = str(e) if isinstance(e, VidragError) else f"{type(e).__name__}: {first_line(e)}"
+        print(f"error: {message}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _search(args, library) -> int:
+    moments = library.search(args.query, video_ids=args.video, k=args.k)
+    if args.json:
+        print(json.dumps([m.to_json() for m in moments], indent=2, ensure_ascii=False))
+    elif not moments:
+        print("No matching moments.")
+    else:
+        print_moments(moments)
+    return 0
+
+
+def _ask(args, library) -> int:
+    answer = library.answer(args.question, video_ids=args.video)
+    if not answer.moments:
+        if args.json:
+            print(json.dumps(_ask_json(answer, []), indent=2, ensure_ascii=False))
+        else:
+            print("No matching moments: the videos don't seem to cover this.")
+        return 0
+    failure = None
+    try:
+        for piece in answer:
+            if not args.json:
+                print(piece, end="", flush=True)
+    except AnswerError as e:
+        failure = e
+    if args.json:
+        print(json.dumps(_ask_json(answer, answer.citations, failure), indent=2, ensure_ascii=False))
+    else:
+        if answer.text:
+            print()
+        unsupported = [c.label for c in answer.citations if not c.supported]
+        if unsupported:
+            print(f"(not found in the retrieved moments: {', '.join(unsupported)})")
+        print("\nSources:" if not failure else "Moments found:")
+        print_moments(answer.moments)
+    if failure:
+        print(f"error: {failure} (showing the moments only)", file=sys.stderr)
+        return EXIT_VLM_FAILED
+    return 0
+
+
+def _ask_json(answer, citations, failure=None) -> dict:
+    result = {
+        "answer": answer.text if answer else "",
+        "citations": [c.to_json() for c in citations],
+        "moments": [m.to_json() for m in answer.moments] if answer else [],
+        "prompt_tokens": answer.prompt_tokens if answer else 0,
+    }
+    if failure:
+        result["error"] = str(failure)
+    return result
+
+
+def print_moments(moments) -> None:
+    for number, m in enumerate(moments, 1):
+        span = f"[{format_clock(m.start_s)}-{format_clock(m.end_s)}]"
+        print(f"{number}. {m.video_name} {span}  ({'+'.join(m.signals)}, score {m.score:.4f})")
+        if m.text:
+            print(f"   \"{m.text}\"")
+        if m.frame:
+            print(f"   frame at [{format_clock(m.frame.timestamp_s)}]: {m.frame.path}")
+
+
+def quiet_libraries(verbose: bool) -> None:
+    """Libraries log and warn freely; a user sees our one-line messages unless --verbose."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, format="%(name)s: %(message)s")
+    if not verbose:
+        warnings.filterwarnings("ignore")
+        # grpc logs Milvus Lite's "method not implemented" answers (it falls back by itself).
+        for name in ("milvus_lite", "pymilvus", "grpc", "sentence_transformers", "transformers", "huggingface_hub",
+                     "httpx", "openai"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)

@@ -1,0 +1,217 @@
+"""Hybrid search over the library: transcript chunks (dense and BM25) and frames (CLIP), fused
+by time into moments with reciprocal-rank fusion.
+
+Reciprocal-rank fusion (RRF) adds 1/(RRF_K + rank) for each list a result appears in. It needs
+no calibration between cosine similarities, BM25 scores and CLIP scores, which live on different
+scales, and it rewards agreement: a moment that both the transcript and a frame point at ranks
+above one that only one signal found.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rag.models import load_clip_embedder, load_text_embedder
+from rag.settings import Settings
+from rag.store import Store
+from rag.store import row_to_chunk as _row_to_chunk
+from rag.types import Chunk, Frame, Moment, Segment, Video
+
+SIGNALS = ("dense", "bm25", "clip")
+RRF_K = 60  # the constant from Cormack et al. (2009); damps the weight of the very top ranks
+CANDIDATES = 30  # results fetched per signal before fusion
+NARROW_CHUNKS = 12  # best chunks whose segments are scored one by one
+SEGMENT_MARGIN = 0.05  # neighbours this close to the best segment's score join the moment
+LEXICAL_WEIGHT = 0.5  # weight of query words found verbatim, next to cosine similarity
+_WORD = re.compile(r"[\w']+", re.UNICODE)
+_STOPWORDS = frozenset(
+    "a an and are as at be but by did do does for from had has have he her his how i in is it its of on or"
+    " she so than that the their them then there they this to was we were what when where which who why"
+    " will with would you your".split()
+)
+
+
+@dataclass
+class _Candidate:
+    video_id: str
+    start_s: float
+    end_s: float
+    text: str
+    score: float = 0.0
+    signals: list[str] = field(default_factory=list)
+    frame: Frame | None = None
+    frame_only: bool = False
+
+
+class Searcher:
+    """Finds moments. Models load on the first search and are shared with ingest."""
+
+    def __init__(self, settings: Settings, store: Store):
+        self.settings = settings
+        self.store = store
+        self.frame_interval_s = 1.0 / settings.frame_fps
+
+    def _text_model(self):
+        model = load_text_embedder(self.settings.text_model, self.settings.resolved_device())
+        self.store.check_model("text", model.name, model.dim)
+        return model
+
+    def _clip_model(self):
+        s = self.settings
+        model = load_clip_embedder(s.clip_model, s.clip_pretrained, s.resolved_device())
+        return model if self.store.check_model("image", model.name, model.dim) else None
+
+    def search(
+        self,
+        question: str,
+        video_ids: Sequence[str] | None = None,
+        k: int | None = None,
+        signals: Sequence[str] = SIGNALS,
+    ) -> list[Moment]:
+        """The best `k` moments for `question`, from all videos or only `video_ids`."""
+        k = k or self.settings.search_k
+        videos = {v.id: v for v in self.store.list_videos()}  # only committed videos are searched
+        if video_ids:
+            videos = {vid: v for vid, v in videos.items() if vid in set(video_ids)}
+        question = question.strip()
+        if not videos or not question:
+            return []
+        ids = list(videos)
+        ranked: dict[str, list[dict]] = {}
+        text_model = self._text_model()
+        query_vector = text_model.embed([question])[0]
+        if "dense" in signals:
+            ranked["dense"] = self.store.search_text(query_vector.tolist(), "dense", CANDIDATES, ids)
+        if "bm25" in signals and (words := _content_words(question)):
+            # Only the content words: "who", "is", "the" would rank every chunk that has them.
+            ranked["bm25"] = self.store.search_text(" ".join(sorted(words)), "sparse", CANDIDATES, ids)
+        frame_hits = []
+        if "clip" in signals and (clip := self._clip_model()) is not None:
+            frame_hits = self.store.search_frames(clip.embed_text([question])[0].tolist(), CANDIDATES, ids)
+
+        candidates = self._text_candidates(ranked, question, query_vector, text_model, lexical="bm25" in signals)
+        self._add_frames(candidates, frame_hits)
+        best = sorted(candidates, key=lambda c: -c.score)[:k]
+        return [self._moment(c, videos[c.video_id]) for c in best]
+
+    # --- transcript hits -------------------------------------------------------------------
+
+    def _text_candidates(self, ranked, question, query_vector, text_model, lexical: bool) -> list[_Candidate]:
+        """One candidate per chunk hit, fused over the text signals and narrowed to the
+        segments that match."""
+        fused: dict[str, dict] = {}
+        for signal, rows in ranked.items():
+            for rank, row in enumerate(rows):
+                entry = fused.setdefault(row["id"], {"row": row, "score": 0.0, "signals": []})
+                entry["score"] += 1.0 / (RRF_K + rank + 1)
+                entry["signals"].append(signal)
+        top = sorted(fused.values(), key=lambda e: -e["score"])[:NARROW_CHUNKS]
+        chunks = [_row_to_chunk(e["row"]) for e in top]
+        spans = narrow(chunks, question, query_vector, text_model, lexical)
+        # A chunk is 30 s of talk; its best segment is the evidence. Ranking the chunks again by
+        # their best segment's score, as one more list in the fusion, lifts the chunk whose
+        # matching sentence is the closest over one that is merely on the same subject.
+        by_segment = sorted(range(len(top)), key=lambda i: -spans[i].score)
+        for rank, i in enumerate(by_segment):
+            top[i]["score"] += 1.0 / (RRF_K + rank + 1)
+        return [
+            _Candidate(e["row"]["video_id"], span.start_s, span.end_s, span.text, e["score"], e["signals"])
+            for e, span in zip(top, spans, strict=True)
+        ]
+
+    # --- frame hits ------------------------------------------------------------------------
+
+    def _add_frames(self, candidates: list[_Candidate], frame_hits) -> None:
+        """Fuse frames by time: a frame within half a sampling interval of a candidate of the same
+        video joins it; any other frame is a moment of its own, its sampling window."""
+        slack = self.frame_interval_s / 2
+        for rank, (video_id, frame, _) in enumerate(frame_hits):
+            bonus = 1.0 / (RRF_K + rank + 1)
+            home = next(
+                (c for c in candidates
+                 if c.video_id == video_id and c.start_s - slack <= frame.timestamp_s <= c.end_s + slack),
+                None,
+            )
+            if home is None:
+                home = _Candidate(video_id, frame.timestamp_s, frame.timestamp_s + self.frame_interval_s, "",
+                                  frame_only=True)
+                candidates.append(home)
+            if "clip" in home.signals:
+                continue  # one vote per list: its best frame already counted
+            home.score += bonus
+            home.signals.append("clip")
+            home.frame = frame  # frame hits come best first
+
+    # --- assembling moments ----------------------------------------------------------------
+
+    def _moment(self, c: _Candidate, video: Video) -> Moment:
+        slack = self.frame_interval_s / 2
+        text = c.text
+        if c.frame_only:  # the transcript of the frame's window, when there is one
+            segments = [s for chunk in self.store.chunks_between(c.video_id, c.start_s, c.end_s)
+                        for s in chunk.segments if s.end_s > c.start_s and s.start_s < c.end_s]
+            text = " ".join(s.text for s in segments)
+            c.end_s = min(c.end_s, video.duration_s) if video.duration_s else c.end_s
+        frame = c.frame
+        if frame is None and video.has_video:
+            nearby = self.store.frames_between(c.video_id, c.start_s - slack, c.end_s + slack)
+            middle = (c.start_s + c.end_s) / 2
+            frame = min(nearby, key=lambda f: abs(f.timestamp_s - middle), default=None)
+        return Moment(c.video_id, video.name, c.start_s, c.end_s, text, frame, c.score,
+                      tuple(s for s in SIGNALS if s in c.signals))
+
+
+@dataclass(frozen=True)
+class Span:
+    start_s: float
+    end_s: float
+    text: str
+    score: float  # the best segment's: cosine similarity plus the word-overlap bonus
+
+
+def narrow(chunks: list[Chunk], question: str, query_vector: np.ndarray, text_model, lexical: bool = True
+           ) -> list[Span]:
+    """For each chunk, the contiguous run of its segments that best matches the question.
+    Segments are scored by cosine similarity plus (when `lexical`) a bonus for the question's
+    words they contain, which is what finds names the dense model doesn't know."""
+    all_segments = [s for chunk in chunks for s in chunk.segments]
+    if not all_segments:
+        return [Span(c.start_s, c.end_s, c.text, 0.0) for c in chunks]
+    vectors = text_model.embed([s.text for s in all_segments])
+    similarity = vectors @ query_vector
+    words = _content_words(question) if lexical else set()
+    spans = []
+    at = 0
+    for chunk in chunks:
+        count = len(chunk.segments)
+        if count == 0:
+            spans.append(Span(chunk.start_s, chunk.end_s, chunk.text, 0.0))
+            continue
+        scores = [
+            float(similarity[at + i]) + LEXICAL_WEIGHT * _word_overlap(words, seg)
+            for i, seg in enumerate(chunk.segments)
+        ]
+        at += count
+        best = int(np.argmax(scores))
+        first = last = best
+        while first > 0 and scores[first - 1] >= scores[best] - SEGMENT_MARGIN:
+            first -= 1
+        while last < count - 1 and scores[last + 1] >= scores[best] - SEGMENT_MARGIN:
+            last += 1
+        run = chunk.segments[first : last + 1]
+        spans.append(Span(run[0].start_s, run[-1].end_s, " ".join(s.text for s in run), scores[best]))
+    return spans
+
+
+def _content_words(text: str) -> set[str]:
+    return {w for w in (m.lower() for m in _WORD.findall(text)) if len(w) > 2 and w not in _STOPWORDS}
+
+
+def _word_overlap(words: set[str], segment: Segment) -> float:
+    if not words:
+        return 0.0
+    return len(words & _content_words(segment.text)) / len(words)

@@ -1,0 +1,116 @@
+"""A loopback HTTP server that speaks the OpenAI chat-completions protocol (SSE streaming), in
+place of vLLM. It records every request, and can fail the ways a real server does."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+DEFAULT_REPLY = "The bird wakes up and stretches its wings [00:05]. Then the rabbit appears [00:20]."
+
+
+class StubVLM:
+    """mode: "ok" streams `reply`; "error" answers HTTP 500; "hang" never answers; "cut" sends
+    half the stream and drops the connection."""
+
+    def __init__(self, mode: str = "ok", reply: str = DEFAULT_REPLY, model: str = "mistralai/Pixtral-12B-2409"):
+        self.mode = mode
+        self.reply = reply
+        self.model = model
+        self.requests: list[dict] = []
+        self._stopping = threading.Event()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def __enter__(self) -> StubVLM:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def pieces(self) -> list[str]:
+        words = self.reply.split(" ")
+        return [w if i == 0 else " " + w for i, w in enumerate(words)]
+
+    def _handler(self):
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # keep test output clean
+                pass
+
+            def do_GET(self):
+                if self.path.rstrip("/").endswith("/models"):
+                    self._json(200, {"object": "list", "data": [{"id": stub.model, "object": "model"}]})
+                else:
+                    self._json(404, {"error": {"message": "not found"}})
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                stub.requests.append(body)
+                if stub.mode == "error":
+                    self._json(500, {"error": {"message": "CUDA out of memory", "type": "InternalServerError"}})
+                elif stub.mode == "hang":
+                    stub._stopping.wait(60)
+                else:
+                    self._stream(body)
+
+            def _json(self, status, payload):
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _chunk(self, payload):
+                data = f"data: {payload}\n\n".encode()
+                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                self.wfile.flush()
+
+            def _stream(self, body):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                pieces = stub.pieces()
+                cut_at = len(pieces) // 2 if stub.mode == "cut" else None
+                for i, piece in enumerate(pieces):
+                    if i == cut_at:
+                        time.sleep(0.05)
+                        self.connection.shutdown(socket.SHUT_RDWR)  # mid-stream, no final chunk
+                        return
+                    self._chunk(json.dumps(_delta(body["model"], piece, None)))
+                self._chunk(json.dumps(_delta(body["model"], "", "stop")))
+                self._chunk("[DONE]")
+                self.wfile.write(b"0\r\n\r\n")
+
+        return Handler
+
+
+def _delta(model: str, content: str, finish: str | None) -> dict:
+    return {
+        "id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
+        "choices": [{"index": 0, "delta": {"role": "assistant", "content": content}, "finish_reason": finish}],
+    }
+
+
+def refused_url() -> str:
+    """An address where nothing listens: a port taken and released again."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"
