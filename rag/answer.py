@@ -54,12 +54,13 @@ class Answer:
         where = s.vlm_base_url
         client = openai.OpenAI(base_url=where, api_key=s.vlm_api_key or "EMPTY", timeout=s.vlm_timeout_s,
                                max_retries=0)
-        finished = False
+        started = finished = False
         try:
             stream = client.chat.completions.create(
                 model=s.vlm_model, messages=self.prompt.messages, max_tokens=s.vlm_max_tokens, stream=True,
                 temperature=0.2,
             )
+            started = True  # the server answered 200; whatever fails from here broke the stream
             for chunk in stream:
                 if not chunk.choices:
                     continue
@@ -68,18 +69,26 @@ class Answer:
                     yield choice.delta.content
                 if choice.finish_reason:
                     finished = True
-        except openai.APITimeoutError as e:
-            raise AnswerError(f"the VLM at {where} did not answer within {s.vlm_timeout_s:g} s") from e
-        except openai.APIConnectionError as e:
-            raise AnswerError(f"cannot reach the VLM at {where}: {_cause(e)}") from e
-        except openai.APIStatusError as e:
-            raise AnswerError(f"the VLM at {where} answered HTTP {e.status_code}: {_status_message(e)}") from e
         except (openai.APIError, httpx.HTTPError) as e:
-            raise AnswerError(f"the VLM at {where} broke off its answer: {first_line(e)}") from e
+            if not started:
+                raise _request_error(e, where, s.vlm_timeout_s) from e
+            raise AnswerError(f"the VLM at {where} broke off its answer: {_cause(e)}") from e
         finally:
             client.close()
         if not finished:
             raise AnswerError(f"the VLM at {where} broke off its answer: the stream ended before it was complete")
+
+
+def _request_error(e: Exception, where: str, timeout_s: float) -> AnswerError:
+    import openai
+
+    if isinstance(e, openai.APITimeoutError):
+        return AnswerError(f"the VLM at {where} did not answer within {timeout_s:g} s")
+    if isinstance(e, openai.APIStatusError):
+        return AnswerError(f"the VLM at {where} answered HTTP {e.status_code}: {_status_message(e)}")
+    if isinstance(e, openai.APIConnectionError):
+        return AnswerError(f"cannot reach the VLM at {where}: {_cause(e)}")
+    return AnswerError(f"the VLM at {where} failed: {first_line(e)}")
 
 
 def _cause(error: Exception) -> str:

@@ -6,6 +6,8 @@ import pytest
 
 from conftest import make_video, write_srt
 
+pytestmark = pytest.mark.slow  # each test starts Python processes that load the models
+
 
 def _listed(run_cli) -> list[dict]:
     return json.loads(run_cli("ingest", "list", "--json", check=True).stdout)

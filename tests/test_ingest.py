@@ -88,6 +88,7 @@ def test_failure_after_text_rows_leaves_nothing_then_readd_completes(ingestor, t
     assert result.status == "added" and result.video.frames == 3
 
 
+@pytest.mark.slow
 def test_killed_ingest_is_cleaned_up_by_the_next_add(settings, tmp_path):
     """kill -9 after the text rows: nothing is visible, and the next add repairs and completes."""
     video = _video_with_sidecar(tmp_path, seconds=12)
@@ -139,6 +140,7 @@ def test_whisper_transcribes_when_there_are_no_subtitles(ingestor, tmp_path):
     assert result.video.text_chunks == len(ingestor.store.chunks(result.video.id))
 
 
+@pytest.mark.slow
 def test_real_clip_and_audio_only_file(ingestor, shared_media, tmp_path):
     """Big Buck Bunny gives 6 frames at about 0, 5, ..., 25 s; jfk.flac is audio-only."""
     clip = tmp_path / "bbb.webm"

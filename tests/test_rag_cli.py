@@ -1,0 +1,68 @@
+"""`python -m rag search|ask` as a user runs it, against a loopback VLM."""
+
+import json
+
+import pytest
+from openai_stub import StubVLM, refused_url
+
+from conftest import COOKING_CUES, make_video, write_srt
+from rag.prompt import PixtralCounter
+
+pytestmark = pytest.mark.slow  # each test starts Python processes that load the models
+
+
+@pytest.fixture
+def indexed(run_cli, tmp_path):
+    video = make_video(tmp_path / "cooking.mp4", 45, audio=False, size="320x180", rate=5, gop=25)
+    write_srt(tmp_path / "cooking.srt", COOKING_CUES)
+    run_cli("ingest", "add", str(video), check=True)
+    return json.loads(run_cli("ingest", "list", "--json", check=True).stdout)[0]
+
+
+def test_search_json_and_text(run_cli, indexed):
+    result = run_cli("rag", "search", "how long should the dough be kneaded", "--k", "3", "--json", check=True)
+    moments = json.loads(result.stdout)
+    assert 1 <= len(moments) <= 3
+    for m in moments:
+        assert {"video_id", "video_name", "start_s", "end_s", "text", "frame_path", "frame_s", "score"} <= m.keys()
+    assert any(m["start_s"] == 10.0 and "knead" in m["text"] for m in moments)
+    text = run_cli("rag", "search", "sourdough", "--video", indexed["id"], check=True).stdout
+    assert text.startswith("1. cooking.mp4 [00:")
+
+
+def test_ask_json_sends_a_request_pixtral_accepts_within_budget(run_cli, indexed):
+    with StubVLM(reply="Knead it for ten minutes [00:10]. Or was it [09:00]?") as stub:
+        result = run_cli("rag", "ask", "How long do I knead?", "--json", env={"VIDRAG_VLM_BASE_URL": stub.base_url})
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["answer"] == stub.reply
+    assert out["citations"] == [
+        {"video_id": indexed["id"], "start_s": 10.0, "supported": True, "label": "[00:10]"},
+        {"video_id": None, "start_s": 540.0, "supported": False, "label": "[09:00]"},
+    ]
+    assert out["moments"] and out["moments"][0]["video_name"] == "cooking.mp4"
+    (request,) = stub.requests
+    counted = PixtralCounter().count(request["messages"])  # mistral-common accepts the request as sent
+    assert counted == out["prompt_tokens"] <= 16384 - 1024  # the default context minus the answer's room
+
+
+def test_ask_streams_text(run_cli, indexed):
+    with StubVLM() as stub:
+        result = run_cli("rag", "ask", "What do we bake?", env={"VIDRAG_VLM_BASE_URL": stub.base_url})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(stub.reply) and "Sources:" in result.stdout
+
+
+def test_ask_without_a_vlm_shows_the_moments_and_exits_3(run_cli, indexed):
+    url = refused_url()
+    result = run_cli("rag", "ask", "When do I preheat the oven?", env={"VIDRAG_VLM_BASE_URL": url})
+    assert result.returncode == 3
+    assert "Preheat the oven" in result.stdout
+    assert result.stderr.count("\n") == 1 and url in result.stderr and result.stderr.startswith("error: ")
+
+
+def test_empty_library_says_so(run_cli):
+    result = run_cli("rag", "search", "anything")
+    assert result.returncode == 0 and "No videos indexed yet" in result.stderr
+    asked = run_cli("rag", "ask", "anything", "--json")
+    assert asked.returncode == 0 and json.loads(asked.stdout)["moments"] == []
