@@ -61,3 +61,28 @@ def test_moment_json_has_the_documented_fields(library):
     lib, _ = library
     data = lib.search("sourdough bread", k=1)[0].to_json()
     assert {"video_id", "video_name", "start_s", "end_s", "text", "frame_path", "frame_s", "score"} <= data.keys()
+
+
+BUNNY_CUES = [
+    (0.0, 4.8, "The sun rises slowly over a quiet green forest."),
+    (5.0, 9.8, "A small bird wakes up on a branch and stretches its wings."),
+    (10.0, 14.8, "Morning light falls through the leaves onto a pond."),
+    (15.0, 19.8, "Butterflies drift between the flowers in the meadow."),
+    (20.0, 24.8, "A huge rabbit crawls out of his burrow in the hill."),
+    (25.0, 29.8, "He yawns, scratches his belly and smiles at the day."),
+]
+
+
+@pytest.mark.slow
+def test_real_clip_paraphrase_lands_in_its_5_second_window(ingestor, shared_media, tmp_path):
+    """Big Buck Bunny with a sidecar: a paraphrased question finds the 5-10 s window."""
+    from conftest import write_srt
+    from rag import Library
+
+    clip = tmp_path / "bunny.webm"
+    clip.symlink_to(shared_media / "big_buck_bunny_0_30.webm")
+    write_srt(tmp_path / "bunny.srt", BUNNY_CUES)
+    ingestor.add(clip)
+    moments = Library(ingestor.settings, store=ingestor.store).search("when does the little bird stretch", k=3)
+    bird = [m for m in moments if m.start_s == pytest.approx(5.0)]
+    assert bird and bird[0].end_s == pytest.approx(9.8), [(m.start_s, m.end_s, m.text) for m in moments]
