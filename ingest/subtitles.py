@@ -16,7 +16,7 @@ from rag.errors import IngestError
 from rag.types import Segment, Transcript
 
 SIDECAR_SUFFIXES = (".srt", ".vtt", ".ass", ".ssa")
-_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")  # en, deu, pt-BR
+LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")  # en, deu, pt-BR
 _TIMING = re.compile(r"(\d+):(\d{2}):(\d{2})[,.](\d{3})\s*-->\s*(\d+):(\d{2}):(\d{2})[,.](\d{3})")
 _TAG = re.compile(r"<[^>]+>|\{\\[^}]*\}")
 
@@ -30,7 +30,7 @@ def find_sidecar(media_path: Path) -> Path | None:
             continue
         if path.stem == stem:
             candidates.append((0, SIDECAR_SUFFIXES.index(path.suffix.lower()), path.name, path))
-        elif path.stem.startswith(stem + ".") and _LANGUAGE.match(path.stem[len(stem) + 1 :]):
+        elif path.stem.startswith(stem + ".") and LANGUAGE_TAG.match(path.stem[len(stem) + 1 :]):
             candidates.append((1, SIDECAR_SUFFIXES.index(path.suffix.lower()), path.name, path))
     return min(candidates)[-1] if candidates else None
 
@@ -38,7 +38,7 @@ def find_sidecar(media_path: Path) -> Path | None:
 def sidecar_language(media_path: Path, sidecar: Path) -> str:
     """`talk.en.srt` says English; `talk.srt` says nothing."""
     rest = sidecar.stem[len(media_path.stem) + 1 :]
-    return rest.split("-")[0].lower() if rest and _LANGUAGE.match(rest) else ""
+    return rest.split("-")[0].lower() if rest and LANGUAGE_TAG.match(rest) else ""
 
 
 def read_sidecar(media_path: Path, sidecar: Path) -> Transcript:

@@ -108,7 +108,7 @@ def build_prompt(
 ) -> Prompt:
     """The largest prompt within `budget_tokens`: all moments, frames and turns if they fit."""
     moments = list(moments)
-    turns = [{"role": t["role"], "content": t["content"]} for t in history if t.get("content")]
+    turns = complete_turns(history)
     image_count = min(max_images, sum(1 for m in moments if m.frame))
     while True:
         messages = render(question, moments, turns, image_count, image_max_side)
@@ -126,6 +126,19 @@ def build_prompt(
                 f"the question and its best moment take {tokens} tokens, more than the {budget_tokens} "
                 "the VLM's context leaves; raise VIDRAG_VLM_CONTEXT_TOKENS or lower VIDRAG_VLM_MAX_TOKENS"
             )
+
+
+def complete_turns(history: Sequence[dict]) -> list[dict]:
+    """The earlier questions that got an answer, each followed by it. Chat templates such as
+    Pixtral's want user and assistant to alternate; a question left without an answer (the
+    model was down) is dropped with it."""
+    turns = []
+    for asked, answered in zip(history, list(history)[1:], strict=False):
+        pair = (asked.get("role"), answered.get("role")) == ("user", "assistant")
+        if pair and asked.get("content") and isinstance(answered.get("content"), str) and answered["content"]:
+            turns.append({"role": "user", "content": asked["content"]})
+            turns.append({"role": "assistant", "content": answered["content"]})
+    return turns
 
 
 def render(question: str, moments: Sequence[Moment], turns: list[dict], image_count: int, image_max_side: int):

@@ -1,0 +1,28 @@
+"""Transcript segments as WebVTT, the subtitle format browsers' <video> elements read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rag.types import Segment
+
+
+def vtt_time(seconds: float) -> str:
+    millis = int(round(max(0.0, seconds) * 1000))
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs, millis = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}.{millis:03d}"
+
+
+def to_webvtt(segments: Iterable[Segment]) -> str:
+    """One cue per segment, in time order. "-->" inside a text would end the cue line early, and
+    a blank line would end the cue, so both are flattened."""
+    lines = ["WEBVTT", ""]
+    for segment in sorted(segments, key=lambda s: s.start_s):
+        text = " ".join(segment.text.replace("-->", "->").split())
+        if not text:
+            continue
+        end = max(segment.end_s, segment.start_s + 0.5)
+        lines += [f"{vtt_time(segment.start_s)} --> {vtt_time(end)}", text, ""]
+    return "\n".join(lines)
