@@ -64,6 +64,8 @@ def upload_panel(jobs: JobQueue, settings: Settings) -> None:
             uploads = save_uploads([(f.name, f) for f in fresh], settings.data_dir / "uploads")
             for upload in uploads:
                 jobs.submit(upload)
+    # What this full run already shows; the progress fragment reruns the page for anything newer.
+    st.session_state.finished_jobs = {j.id for j in jobs.jobs() if not j.active}
     job_progress(jobs)
 
 
@@ -83,10 +85,8 @@ def job_progress(jobs: JobQueue) -> None:
             if job.state != "failed":
                 for stage in STAGES:
                     st.progress(job.progress[stage], text=stage)
-    was_busy = st.session_state.get("jobs_busy", False)
-    st.session_state.jobs_busy = any(j.active for j in recent)
-    if was_busy and not st.session_state.jobs_busy:
-        st.rerun()  # an ingest finished: redraw the whole page, so the library shows it
+    if {j.id for j in recent if not j.active} - st.session_state.finished_jobs:
+        st.rerun()  # an ingest finished since the page was drawn: redraw it, so the library shows it
 
 
 def library_panel(library: Library) -> list[str]:

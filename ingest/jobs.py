@@ -11,6 +11,7 @@ import logging
 import queue
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +37,7 @@ class Job:
     warnings: list[str] = field(default_factory=list)
     video_id: str = ""
     submitted: float = field(default_factory=time.time)
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     @property
     def active(self) -> bool:

@@ -84,7 +84,14 @@ class Ingestor:
         """Index one media file. `name` is what the library shows (default: the file name);
         `subtitles` overrides the sidecar search (the app's uploads keep theirs elsewhere)."""
         path = Path(path)
-        progress = progress or (lambda stage, done, total: None)
+        try:
+            return self._add(path, name or path.name, subtitles, progress or (lambda stage, done, total: None))
+        except IngestError as e:
+            if name and name != path.name:  # an upload: speak of the file the user knows
+                raise IngestError(str(e).replace(str(path), name).replace(path.name, name)) from e
+            raise
+
+    def _add(self, path: Path, name: str, subtitles: Path | None, progress: Progress) -> AddResult:
         _check_readable(path)
         progress("probe", 0, 1)
         info = probe(str(path))
@@ -100,7 +107,7 @@ class Ingestor:
             self._delete(video_id)
         progress("probe", 1, 1)
         try:
-            video, warnings = self._index(path, name or path.name, video_id, info, packet_list, subtitles, progress)
+            video, warnings = self._index(path, name, video_id, info, packet_list, subtitles, progress)
         except BaseException:
             # Whatever stopped us, take back what was written; a kill -9 is cleaned by the next add.
             self._delete(video_id)
