@@ -182,12 +182,10 @@ def citation_buttons(message: dict, message_index: int) -> None:
     citations = message.get("citations", [])
     supported = [c for c in citations if c.supported]
     if supported:
-        columns = st.columns(min(len(supported), 6))
-        for i, citation in enumerate(supported):
-            columns[i % len(columns)].button(
-                f"▶ {citation.label}", key=f"cite-{message_index}-{i}", on_click=play,
-                args=(citation.video_id, citation.start_s),
-            )
+        with st.container(horizontal=True):
+            for i, citation in enumerate(supported):
+                st.button(f"▶ {citation.label}", key=f"cite-{message_index}-{i}", on_click=play,
+                          args=(citation.video_id, citation.start_s))
     unsupported = [c.label for c in citations if not c.supported]
     if unsupported:
         st.caption(as_text(f"Not found in the sources: {', '.join(unsupported)}"))

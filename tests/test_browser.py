@@ -1,0 +1,101 @@
+"""End to end in a real headless Chromium: upload a real clip, ask, click a citation, watch."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from conftest import ROOT, write_srt
+from openai_stub import StubVLM
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [  # no sandbox as root; and no calls home, which this closed network refuses
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required",
+]
+REPLY = "The little bird wakes up and stretches [00:05], and the big rabbit leaves his burrow [00:20]."
+BUNNY_CUES = [
+    (0.0, 4.8, "The sun rises slowly over a quiet green forest."),
+    (5.0, 9.8, "A small bird wakes up on a branch and stretches its wings."),
+    (10.0, 14.8, "Morning light falls through the leaves onto a pond."),
+    (15.0, 19.8, "Butterflies drift between the flowers in the meadow."),
+    (20.0, 24.8, "A huge rabbit crawls out of his burrow in the hill."),
+    (25.0, 29.8, "He yawns, scratches his belly and smiles at the day."),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def app_url(tmp_path, model_env):
+    """The app, started the way `make run` starts it, on a free port, against a loopback VLM."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"Chromium not found at {CHROMIUM}: install Debian's chromium package (.ci/run does)")
+    pytest.importorskip("playwright", reason="dev dependency playwright not installed")
+    port = _free_port()
+    with StubVLM(reply=REPLY) as stub:
+        env = {**os.environ, **model_env, "VIDRAG_DATA_DIR": str(tmp_path / "data"),
+               "VIDRAG_VLM_BASE_URL": stub.base_url, "PYTHONPATH": str(ROOT)}
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.address", "127.0.0.1",
+             "--server.port", str(port)],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "server.log", "w"),
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                try:
+                    if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                        break
+                except OSError:
+                    time.sleep(0.5)
+            else:
+                raise AssertionError("the app did not start: " + (tmp_path / "server.log").read_text()[-2000:])
+            yield url
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def test_upload_ask_and_jump_to_the_moment(app_url, shared_media, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    clip = tmp_path / "big_buck_bunny_0_30.webm"
+    shutil.copyfile(shared_media / "big_buck_bunny_0_30.webm", clip)
+    subtitles = write_srt(tmp_path / "big_buck_bunny_0_30.srt", BUNNY_CUES)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(app_url)
+        page.locator('input[type="file"]').set_input_files([str(clip), str(subtitles)])
+        expect(page.get_by_text("big_buck_bunny_0_30.webm: ready")).to_be_visible(timeout=180_000)
+
+        question = page.get_by_placeholder("Ask about your videos")
+        question.fill("When does the little bird stretch?")
+        question.press("Enter")
+        expect(page.get_by_text("and the big rabbit leaves his burrow [00:20]")).to_be_visible(timeout=60_000)
+        thumbnails = "document.images.length >= 4 && [...document.images].every(i => i.complete && i.naturalWidth)"
+        page.wait_for_function(thumbnails, timeout=30_000)
+        page.screenshot(path=str(tmp_path / "answer.png"), full_page=True)
+        if os.environ.get("VIDRAG_SCREENSHOT"):  # how the README's picture is made
+            page.screenshot(path=os.environ["VIDRAG_SCREENSHOT"])
+
+        page.get_by_role("button", name="▶ [00:20]").click()
+        video = page.locator("video")
+        expect(video).to_be_visible(timeout=30_000)
+        page.wait_for_function("document.querySelector('video').readyState >= 1", timeout=30_000)
+        assert abs(video.evaluate("v => v.currentTime") - 20) < 1
+        page.screenshot(path=str(tmp_path / "playing.png"))
+        browser.close()
