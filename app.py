@@ -78,6 +78,8 @@ def job_progress(jobs: JobQueue) -> None:
                   "exists": "already in the library", "failed": "failed"}
         state = {"queued": "running", "running": "running", "failed": "error"}.get(job.state, "complete")
         with st.status(f"{job.name}: {labels[job.state]}", state=state, expanded=job.active):
+            if job.note:
+                st.caption(as_text(job.note))
             if job.state == "failed":
                 st.error(as_text(job.message))
             for warning in job.warnings:
@@ -208,14 +210,16 @@ def ask(library: Library, question: str, scope: list[str], answering: bool) -> d
     index = len(st.session_state.messages)
     with st.chat_message("assistant"):
         if not answering:
-            moments = library.search(search_query(question, history), video_ids=scope or None)
+            with st.spinner("Finding moments..."):
+                moments = library.search(search_query(question, history), video_ids=scope or None)
             if not moments:
                 st.markdown("No matching moments in your videos.")
             message = {"role": "assistant", "content": "" if moments else "No matching moments in your videos.",
                        "moments": moments, "citations": []}
             sources(moments, index)
             return message
-        answer = library.answer(question, history=history, video_ids=scope or None)
+        with st.spinner("Finding moments..."):
+            answer = library.answer(question, history=history, video_ids=scope or None)
         if not answer.moments:
             st.markdown("No matching moments in your videos.")
             return {"role": "assistant", "content": "No matching moments in your videos.", "moments": []}

@@ -34,6 +34,7 @@ class Job:
     stage: str = ""
     progress: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     message: str = ""  # the error, for a failed job
+    note: str = ""  # what the job waits on, such as a model downloading on first use
     warnings: list[str] = field(default_factory=list)
     video_id: str = ""
     submitted: float = field(default_factory=time.time)
@@ -50,6 +51,8 @@ class JobQueue:
 
     def __init__(self, ingestor: Ingestor):
         self.ingestor = ingestor
+        self.ingestor.notify = self._note  # model loads (and first-use downloads) show on the job
+        self._running: Job | None = None
         self._jobs: list[Job] = []
         self._lock = threading.Lock()
         self._queue: queue.Queue[Job] = queue.Queue()
@@ -101,6 +104,7 @@ class JobQueue:
 
         with self._lock:
             job.state = "running"
+            self._running = job
         try:
             result = self.ingestor.add(job.path, name=job.name, subtitles=job.subtitles, progress=progress)
         except VidragError as e:
@@ -115,9 +119,16 @@ class JobQueue:
             # The library keeps its own copy (ingest links it into videos/); the upload is spent.
             _discard(job.path, job.subtitles)
 
+    def _note(self, message: str) -> None:
+        with self._lock:
+            if self._running is not None:
+                self._running.note = message
+
     def _finish(self, job: Job, state: str, message: str = "", video_id: str = "", warnings=()) -> None:
         with self._lock:
+            self._running = None
             job.state, job.message, job.video_id, job.warnings = state, message, video_id, list(warnings)
+            job.note = ""
             if state != "failed":
                 job.progress = dict.fromkeys(STAGES, 1.0)
 

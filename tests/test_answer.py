@@ -4,9 +4,9 @@ import base64
 import io
 
 import pytest
-from openai_stub import StubVLM, refused_url
 from PIL import Image
 
+from openai_stub import StubVLM, refused_url
 from rag import Library
 from rag.citations import find_citations, map_citations
 from rag.errors import AnswerError

@@ -3,10 +3,10 @@
 import time
 
 import pytest
-from openai_stub import StubVLM, refused_url
 from streamlit.testing.v1 import AppTest
 
 from conftest import COOKING_CUES, ROOT, make_video, write_srt
+from openai_stub import StubVLM, refused_url
 
 TIMEOUT_S = 120
 

@@ -3,9 +3,9 @@
 import json
 
 import pytest
-from openai_stub import StubVLM, refused_url
 
 from conftest import COOKING_CUES, make_video, write_srt
+from openai_stub import StubVLM, refused_url
 from rag.prompt import PixtralCounter
 
 pytestmark = pytest.mark.slow  # each test starts Python processes that load the models
