@@ -132,23 +132,29 @@ class Ingestor:
                 packet_list=packet_list,
             )
 
-        progress("transcript", 0, 1)
-        transcript, audio_s = self._transcript(path, info, subtitles, warnings)
-        progress("transcript", 1, 1)
+        progress("transcript", 0, 2)
+        transcript, audio_s = self._transcript(path, info, subtitles, warnings, progress)
+        progress("transcript", 2, 2)
 
         chunks = chunk_segments(transcript.segments, text_model.max_tokens, text_model.count_tokens)
-        total = len(chunks) + len(frames)
+        # Chunks, their segments (so search can narrow a hit without the model) and frames.
+        texts = [c.text for c in chunks] + [s.text for c in chunks for s in c.segments]
+        total = len(texts) + len(frames)
         text_vectors = []
-        for i in range(0, len(chunks), EMBED_BATCH):
-            text_vectors.extend(text_model.embed([c.text for c in chunks[i : i + EMBED_BATCH]]))
+        for i in range(0, len(texts), EMBED_BATCH):
+            text_vectors.extend(text_model.embed(texts[i : i + EMBED_BATCH]))
             progress("embeddings", len(text_vectors), total)
+        segment_vectors, at = [], len(chunks)
+        for chunk in chunks:
+            segment_vectors.append(text_vectors[at : at + len(chunk.segments)])
+            at += len(chunk.segments)
         image_vectors = []
         for i in range(0, len(frames), EMBED_BATCH):
             image_vectors.extend(clip.embed_images([f.path for f in frames[i : i + EMBED_BATCH]]))
             progress("embeddings", len(text_vectors) + len(image_vectors), total)
 
         progress("index", 0, 3)
-        self.store.insert_chunks(video_id, chunks, text_vectors)
+        self.store.insert_chunks(video_id, chunks, text_vectors[: len(chunks)], segment_vectors)
         progress("index", 1, 3)
         self.store.insert_frames(video_id, frames, image_vectors)
         progress("index", 2, 3)
@@ -170,7 +176,7 @@ class Ingestor:
         progress("index", 3, 3)
         return video, warnings
 
-    def _transcript(self, path: Path, info: MediaInfo, subtitles: Path | None, warnings: list[str]):
+    def _transcript(self, path: Path, info: MediaInfo, subtitles: Path | None, warnings: list[str], progress):
         """Subtitles beside the file, then subtitles inside it, then Whisper on the audio."""
         sidecar = subtitles or find_sidecar(path)
         if sidecar:
@@ -192,6 +198,7 @@ class Ingestor:
                 raise IngestError(f"{path.name}: {e}") from e
             warnings.append(f"{e}: indexed the frames only")
             return Transcript((), "", "none"), None
+        progress("transcript", 1, 2)  # the audio is decoded; Whisper's turn
         model = load_whisper(self.settings.whisper_model, self.device, self.notify)
         return transcribe(model, audio, self.settings.whisper_language, self.device), len(audio) / SAMPLE_RATE
 

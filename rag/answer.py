@@ -47,7 +47,6 @@ class Answer:
             self.finished = True
 
     def _stream(self) -> Iterator[str]:
-        import httpx
         import openai
 
         s = self.settings
@@ -69,10 +68,16 @@ class Answer:
                     yield choice.delta.content
                 if choice.finish_reason:
                     finished = True
-        except (openai.APIError, httpx.HTTPError) as e:
+        except openai.APIError as e:
             if not started:
                 raise _request_error(e, where, s.vlm_timeout_s) from e
             raise AnswerError(f"the VLM at {where} broke off its answer: {_cause(e)}") from e
+        except Exception as e:
+            if not started:
+                raise
+            # Once the stream has begun, whatever fails while reading it (the SDK's HTTP layer may
+            # raise its own errors here) means the answer broke off; the moments still stand.
+            raise AnswerError(f"the VLM at {where} broke off its answer: {first_line(e)}") from e
         finally:
             client.close()
         if not finished:

@@ -16,25 +16,23 @@ class VlmStatus:
 
 
 def vlm_status(settings: Settings) -> VlmStatus:
-    """Ask the endpoint's /models, as an OpenAI client would. vLLM answers only once the model
-    is loaded, so "not answering" also covers a server that is still starting."""
-    import httpx
+    """Ask the endpoint for its models, as any OpenAI client would. vLLM answers only once the
+    model is loaded, so "not answering" also covers a server that is still starting."""
+    import openai
 
-    url = settings.vlm_base_url.rstrip("/") + "/models"
-    headers = {"Authorization": f"Bearer {settings.vlm_api_key}"} if settings.vlm_api_key else {}
+    where = settings.vlm_base_url
     try:
-        response = httpx.get(url, headers=headers, timeout=PROBE_TIMEOUT_S)
-    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as e:  # refused, timed out, a malformed URL
-        return VlmStatus(False, f"not answering at {settings.vlm_base_url} ({type(e).__name__})")
-    if response.status_code != 200:
-        return VlmStatus(False, f"{settings.vlm_base_url} answered HTTP {response.status_code}")
-    try:
-        served = [m["id"] for m in response.json().get("data", [])]
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return VlmStatus(False, f"{settings.vlm_base_url} does not speak the OpenAI API")
+        client = openai.OpenAI(base_url=where, api_key=settings.vlm_api_key or "EMPTY",
+                               timeout=PROBE_TIMEOUT_S, max_retries=0)
+        with client:
+            served = [model.id for model in client.models.list()]
+    except openai.APIStatusError as e:
+        return VlmStatus(False, f"{where} answered HTTP {e.status_code}")
+    except openai.APIError as e:
+        return VlmStatus(False, f"not answering at {where} ({type(e.__cause__ or e).__name__})")
     if served and settings.vlm_model not in served:
-        return VlmStatus(False, f"{settings.vlm_base_url} serves {', '.join(served)}, not {settings.vlm_model}")
-    return VlmStatus(True, f"{settings.vlm_model} at {settings.vlm_base_url}")
+        return VlmStatus(False, f"{where} serves {', '.join(served)}, not {settings.vlm_model}")
+    return VlmStatus(True, f"{settings.vlm_model} at {where}")
 
 
 def milvus_mode(settings: Settings) -> str:

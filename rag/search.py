@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from rag.models import load_clip_embedder, load_text_embedder
 from rag.settings import Settings
-from rag.store import Store
+from rag.store import Store, row_segment_vectors
 from rag.store import row_to_chunk as _row_to_chunk
 from rag.types import Chunk, Frame, Moment, Segment, Video
 
 SIGNALS = ("dense", "bm25", "clip")
 RRF_K = 60  # the constant from Cormack et al. (2009); damps the weight of the very top ranks
-CANDIDATES = 30  # results fetched per signal before fusion
+CANDIDATES = 30  # results kept per signal for fusion
+LEFTOVER_MARGIN = 10  # extra results fetched, for rows of videos not (or not yet) committed
 NARROW_CHUNKS = 12  # best chunks whose segments are scored one by one
 SEGMENT_MARGIN = 0.05  # neighbours this close to the best segment's score join the moment
 LEXICAL_WEIGHT = 0.5  # weight of query words found verbatim, next to cosine similarity
@@ -54,6 +56,12 @@ class Searcher:
         self.settings = settings
         self.store = store
         self.frame_interval_s = 1.0 / settings.frame_fps
+        self._executor: ThreadPoolExecutor | None = None
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vidrag-clip")
+        return self._executor
 
     def _text_model(self):
         model = load_text_embedder(self.settings.text_model, self.settings.resolved_device())
@@ -80,23 +88,37 @@ class Searcher:
         question = question.strip()
         if not videos or not question:
             return []
-        ids = list(videos)
+        # Milvus filters by video only when the user chose videos; otherwise rows of videos that
+        # are not committed (an ingest under way, or one that died) are dropped here, which is
+        # far cheaper than a filter listing every video in the library.
+        only = list(videos) if video_ids else None
+        fetch = CANDIDATES + (0 if only else LEFTOVER_MARGIN)
+
+        def committed(hits, video_of):
+            return [h for h in hits if video_of(h) in videos][:CANDIDATES]
+
+        # CLIP's text tower is the slowest step on a CPU: it runs beside the transcript searches.
+        frame_search = None
+        if "clip" in signals and (clip := self._clip_model()) is not None:
+            frame_search = self._pool().submit(
+                lambda: self.store.search_frames(clip.embed_text([question])[0].tolist(), fetch, only))
+
         ranked: dict[str, list[dict]] = {}
         text_model = self._text_model()
         query_vector = text_model.embed([question])[0]
         if "dense" in signals:
-            ranked["dense"] = self.store.search_text(query_vector.tolist(), "dense", CANDIDATES, ids)
+            hits = self.store.search_text(query_vector.tolist(), "dense", fetch, only)
+            ranked["dense"] = committed(hits, lambda row: row["video_id"])
         if "bm25" in signals and (words := _content_words(question)):
             # Only the content words: "who", "is", "the" would rank every chunk that has them.
-            ranked["bm25"] = self.store.search_text(" ".join(sorted(words)), "sparse", CANDIDATES, ids)
-        frame_hits = []
-        if "clip" in signals and (clip := self._clip_model()) is not None:
-            frame_hits = self.store.search_frames(clip.embed_text([question])[0].tolist(), CANDIDATES, ids)
+            hits = self.store.search_text(" ".join(sorted(words)), "sparse", fetch, only)
+            ranked["bm25"] = committed(hits, lambda row: row["video_id"])
+        frame_hits = committed(frame_search.result(), lambda hit: hit[0]) if frame_search else []
 
         candidates = self._text_candidates(ranked, question, query_vector, text_model, lexical="bm25" in signals)
         self._add_frames(candidates, frame_hits)
         best = sorted(candidates, key=lambda c: -c.score)[:k]
-        return [self._moment(c, videos[c.video_id]) for c in best]
+        return self._moments(best, videos)
 
     # --- transcript hits -------------------------------------------------------------------
 
@@ -111,7 +133,8 @@ class Searcher:
                 entry["signals"].append(signal)
         top = sorted(fused.values(), key=lambda e: -e["score"])[:NARROW_CHUNKS]
         chunks = [_row_to_chunk(e["row"]) for e in top]
-        spans = narrow(chunks, question, query_vector, text_model, lexical)
+        stored = [row_segment_vectors(e["row"]) for e in top]
+        spans = narrow(chunks, question, query_vector, text_model, lexical, stored)
         # A chunk is 30 s of talk; its best segment is the evidence. Ranking the chunks again by
         # their best segment's score, as one more list in the fusion, lifts the chunk whose
         # matching sentence is the closest over one that is merely on the same subject.
@@ -148,21 +171,40 @@ class Searcher:
 
     # --- assembling moments ----------------------------------------------------------------
 
-    def _moment(self, c: _Candidate, video: Video) -> Moment:
+    def _moments(self, best: list[_Candidate], videos: dict[str, Video]) -> list[Moment]:
+        """Moments from the best candidates: a frame for those without one, the transcript for
+        those found by a frame alone, each fetched for all candidates in one query."""
         slack = self.frame_interval_s / 2
-        text = c.text
-        if c.frame_only:  # the transcript of the frame's window, when there is one
-            segments = [s for chunk in self.store.chunks_between(c.video_id, c.start_s, c.end_s)
-                        for s in chunk.segments if s.end_s > c.start_s and s.start_s < c.end_s]
-            text = " ".join(s.text for s in segments)
-            c.end_s = min(c.end_s, video.duration_s) if video.duration_s else c.end_s
-        frame = c.frame
-        if frame is None and video.has_video:
-            nearby = self.store.frames_between(c.video_id, c.start_s - slack, c.end_s + slack)
-            middle = (c.start_s + c.end_s) / 2
-            frame = min(nearby, key=lambda f: abs(f.timestamp_s - middle), default=None)
-        return Moment(c.video_id, video.name, c.start_s, c.end_s, text, frame, c.score,
-                      tuple(s for s in SIGNALS if s in c.signals))
+        need_frame = [c for c in best if c.frame is None and videos[c.video_id].has_video]
+        # Frame n was sampled near n * interval, so the frames around a moment's middle can be
+        # fetched by id; a window query covers the rare video whose numbering drifted.
+        guesses = {(c.video_id, n) for c in need_frame
+                   for middle in [round((c.start_s + c.end_s) / 2 / self.frame_interval_s)]
+                   for n in (middle - 1, middle, middle + 1) if n >= 0}
+        frames = self.store.frames_by_index(sorted(guesses))
+        for attempt in ("by id", "by window"):
+            for c in need_frame:
+                middle = (c.start_s + c.end_s) / 2
+                nearby = [f for vid, f in frames
+                          if vid == c.video_id and c.start_s - slack <= f.timestamp_s <= c.end_s + slack]
+                c.frame = min(nearby, key=lambda f: abs(f.timestamp_s - middle), default=None)
+            need_frame = [c for c in need_frame if c.frame is None]
+            if attempt == "by id" and need_frame:
+                frames = self.store.frames_within([(c.video_id, c.start_s - slack, c.end_s + slack)
+                                                   for c in need_frame])
+        frame_only = [c for c in best if c.frame_only]
+        chunks = self.store.chunks_within([(c.video_id, c.start_s, c.end_s) for c in frame_only])
+        for c in frame_only:
+            duration = videos[c.video_id].duration_s
+            c.end_s = min(c.end_s, duration) if duration else c.end_s
+            segments = sorted({s for vid, chunk in chunks if vid == c.video_id for s in chunk.segments
+                               if s.end_s > c.start_s and s.start_s < c.end_s}, key=lambda s: s.start_s)
+            c.text = " ".join(s.text for s in segments)
+        return [
+            Moment(c.video_id, videos[c.video_id].name, c.start_s, c.end_s, c.text, c.frame, c.score,
+                   tuple(s for s in SIGNALS if s in c.signals))
+            for c in best
+        ]
 
 
 @dataclass(frozen=True)
@@ -173,15 +215,22 @@ class Span:
     score: float  # the best segment's: cosine similarity plus the word-overlap bonus
 
 
-def narrow(chunks: list[Chunk], question: str, query_vector: np.ndarray, text_model, lexical: bool = True
-           ) -> list[Span]:
+def narrow(chunks: list[Chunk], question: str, query_vector: np.ndarray, text_model, lexical: bool = True,
+           stored: list[np.ndarray | None] | None = None) -> list[Span]:
     """For each chunk, the contiguous run of its segments that best matches the question.
     Segments are scored by cosine similarity plus (when `lexical`) a bonus for the question's
-    words they contain, which is what finds names the dense model doesn't know."""
+    words they contain, which is what finds names the dense model doesn't know. Segment vectors
+    stored at ingest are used as they are; the model embeds only what wasn't stored."""
     all_segments = [s for chunk in chunks for s in chunk.segments]
     if not all_segments:
         return [Span(c.start_s, c.end_s, c.text, 0.0) for c in chunks]
-    vectors = text_model.embed([s.text for s in all_segments])
+    stored = stored or [None] * len(chunks)
+    missing = [s.text for chunk, vectors in zip(chunks, stored, strict=True) if vectors is None for s in chunk.segments]
+    computed = iter(text_model.embed(missing)) if missing else iter(())
+    vectors = np.concatenate([
+        v if v is not None else np.stack([next(computed) for _ in c.segments]).reshape(len(c.segments), -1)
+        for c, v in zip(chunks, stored, strict=True) if c.segments
+    ])
     similarity = vectors @ query_vector
     words = _content_words(question) if lexical else set()
     spans = []

@@ -43,6 +43,17 @@ class Settings(BaseSettings):
     def _normalise_language(cls, value: str) -> str:
         return value.strip().lower()
 
+    @field_validator("vlm_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        from urllib.parse import urlparse
+
+        value = value.strip()
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc or any(c.isspace() for c in value):
+            raise ValueError("must be an http(s) URL, such as http://localhost:8000/v1")
+        return value.rstrip("/")
+
     @property
     def milvus_target(self) -> str:
         """What pymilvus connects to: the configured URI, or the embedded database file."""

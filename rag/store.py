@@ -6,6 +6,7 @@ between domain objects and rows is done by the pure functions at the bottom of t
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import Sequence
@@ -30,6 +31,9 @@ MAX_TEXT = 16384  # characters of chunk text stored
 ID_LENGTH = 64
 PATH_LENGTH = 4096
 PLACEHOLDER_DIM = 2  # Milvus wants a vector field in every collection, even the registry
+# Every vector we store is normalized, so inner product is cosine similarity; Milvus Lite's
+# brute-force search skips re-normalizing every stored vector on each query for IP.
+VECTOR_METRIC = "IP"
 
 
 class Store:
@@ -56,12 +60,18 @@ class Store:
                 ) from e
             raise StoreError(f"Cannot open Milvus at {target}: {first_line(e)}") from e
         self.target = target
+        # Collections and their model records, once seen, never go away (vidrag never drops
+        # them), so they are remembered: each search would otherwise ask Milvus again.
+        self._existing: set[str] = set()
+        self._models: dict[str, dict] = {}
         self._ensure_bookkeeping()
 
     # --- collections -----------------------------------------------------------------------
 
     def _has(self, name: str) -> bool:
-        return self.client.has_collection(name)
+        if name not in self._existing and self.client.has_collection(name):
+            self._existing.add(name)
+        return name in self._existing
 
     def _ensure_bookkeeping(self) -> None:
         for name in (VIDEO_COLLECTION, META_COLLECTION):
@@ -78,8 +88,10 @@ class Store:
 
     def models(self) -> dict[str, dict]:
         """What built each vector collection: {"text": {"model", "dim"}, "image": {...}}."""
-        rows = self.client.query(META_COLLECTION, filter='id != ""', output_fields=["id", "info"], limit=16)
-        return {row["id"]: row["info"] for row in rows}
+        if len(self._models) < 2:
+            rows = self.client.query(META_COLLECTION, filter='id != ""', output_fields=["id", "info"], limit=16)
+            self._models.update({row["id"]: row["info"] for row in rows})
+        return dict(self._models)
 
     def check_model(self, kind: str, model: str, dim: int) -> bool:
         """Whether the `kind` ("text" or "image") collection exists; ModelMismatchError if it was
@@ -106,8 +118,13 @@ class Store:
 
     # --- writes ----------------------------------------------------------------------------
 
-    def insert_chunks(self, video_id: str, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
-        rows = [chunk_to_row(video_id, i, chunk, vectors[i]) for i, chunk in enumerate(chunks)]
+    def insert_chunks(self, video_id: str, chunks: Sequence[Chunk], vectors, segment_vectors=None) -> None:
+        """Chunks with their vectors; `segment_vectors[i]` holds one vector per segment of chunk i,
+        kept so that search can narrow a hit to its segment without running the model again."""
+        rows = [
+            chunk_to_row(video_id, i, chunk, vectors[i], segment_vectors[i] if segment_vectors is not None else None)
+            for i, chunk in enumerate(chunks)
+        ]
         self._insert(TEXT_COLLECTION, rows)
 
     def insert_frames(self, video_id: str, frames: Sequence[Frame], vectors: np.ndarray) -> None:
@@ -119,6 +136,15 @@ class Store:
         # same file against one Milvus server converge instead of leaving duplicate rows.
         for i in range(0, len(rows), INSERT_BATCH):
             self.client.upsert(collection, rows[i : i + INSERT_BATCH])
+
+    def flush(self) -> None:
+        """Seal what was written into segments on disk, searched through the index rather than
+        row by row (Milvus Lite scans unflushed rows in Python). Ingest leaves this to Milvus:
+        Lite flushes on its own, and a process killed during an explicit flush was seen to
+        leave an empty file behind that the next start could not load."""
+        for collection in (TEXT_COLLECTION, IMAGE_COLLECTION):
+            if self._has(collection):
+                self.client.flush(collection)
 
     def commit_video(self, video: Video) -> None:
         """Make a fully written video visible. Written last, after all its other rows."""
@@ -178,48 +204,58 @@ class Store:
 
     # --- search ----------------------------------------------------------------------------
 
-    def search_text(self, query, field: str, limit: int, video_ids: Sequence[str]) -> list[dict]:
+    def search_text(self, query, field: str, limit: int, video_ids: Sequence[str] | None = None) -> list[dict]:
         """Chunks nearest `query`: a vector for field "dense", the question itself for "sparse"
-        (BM25, scored by Milvus). Each row has the chunk's fields and a `score`, best first."""
-        if not self._has(TEXT_COLLECTION) or not video_ids:
+        (BM25, scored by Milvus), from `video_ids` or from all rows. Each row has the chunk's
+        fields and a `score`, best first."""
+        if not self._has(TEXT_COLLECTION) or video_ids == []:
             return []
-        metric = "COSINE" if field == "dense" else "BM25"
+        metric = VECTOR_METRIC if field == "dense" else "BM25"
         hits = self.client.search(
             TEXT_COLLECTION, data=[query], anns_field=field, limit=limit, filter=_in_videos(video_ids),
             output_fields=["video_id", "start_s", "end_s", "text", "segments"], search_params={"metric_type": metric},
         )
         return [{**hit["entity"], "id": hit["id"], "score": float(hit["distance"])} for hit in hits[0]]
 
-    def search_frames(self, vector, limit: int, video_ids: Sequence[str]) -> list[tuple[str, Frame, float]]:
-        """Frames nearest an image-space vector: (video id, frame, cosine), best first."""
-        if not self._has(IMAGE_COLLECTION) or not video_ids:
+    def search_frames(self, vector, limit: int, video_ids: Sequence[str] | None = None
+                      ) -> list[tuple[str, Frame, float]]:
+        """Frames nearest an image-space vector, from `video_ids` or from all rows:
+        (video id, frame, similarity), best first."""
+        if not self._has(IMAGE_COLLECTION) or video_ids == []:
             return []
         hits = self.client.search(
             IMAGE_COLLECTION, data=[vector], anns_field="vector", limit=limit, filter=_in_videos(video_ids),
-            output_fields=["video_id", "timestamp_s", "frame_path"], search_params={"metric_type": "COSINE"},
+            output_fields=["video_id", "timestamp_s", "frame_path"], search_params={"metric_type": VECTOR_METRIC},
         )
         return [(h["entity"]["video_id"], self._frame(h["entity"]), float(h["distance"])) for h in hits[0]]
 
-    def frames_between(self, video_id: str, start_s: float, end_s: float) -> list[Frame]:
-        if not self._has(IMAGE_COLLECTION):
+    def frames_within(self, windows: Sequence[tuple[str, float, float]]) -> list[tuple[str, Frame]]:
+        """Frames inside any of the (video id, start, end) windows, in one query."""
+        if not windows or not self._has(IMAGE_COLLECTION):
             return []
         rows = self.client.query(
-            IMAGE_COLLECTION,
-            filter=f"video_id == {json.dumps(video_id)} and timestamp_s >= {start_s} and timestamp_s <= {end_s}",
-            output_fields=["timestamp_s", "frame_path"], limit=QUERY_LIMIT,
+            IMAGE_COLLECTION, filter=_windows(windows, "timestamp_s >= {start} and timestamp_s <= {end}"),
+            output_fields=["video_id", "timestamp_s", "frame_path"], limit=QUERY_LIMIT,
         )
-        return sorted((self._frame(row) for row in rows), key=lambda f: f.timestamp_s)
+        return [(row["video_id"], self._frame(row)) for row in rows]
 
-    def chunks_between(self, video_id: str, start_s: float, end_s: float) -> list[Chunk]:
-        """Chunks of one video that overlap a time range."""
-        if not self._has(TEXT_COLLECTION):
+    def frames_by_index(self, wanted: Sequence[tuple[str, int]]) -> list[tuple[str, Frame]]:
+        """Frames by (video id, frame number): a primary-key lookup, much cheaper than a filter."""
+        if not wanted or not self._has(IMAGE_COLLECTION):
+            return []
+        rows = self.client.get(IMAGE_COLLECTION, ids=[f"{vid}:f{number}" for vid, number in wanted],
+                               output_fields=["video_id", "timestamp_s", "frame_path"])
+        return [(row["video_id"], self._frame(row)) for row in rows]
+
+    def chunks_within(self, windows: Sequence[tuple[str, float, float]]) -> list[tuple[str, Chunk]]:
+        """Chunks that overlap any of the (video id, start, end) windows, in one query."""
+        if not windows or not self._has(TEXT_COLLECTION):
             return []
         rows = self.client.query(
-            TEXT_COLLECTION,
-            filter=f"video_id == {json.dumps(video_id)} and start_s <= {end_s} and end_s >= {start_s}",
-            output_fields=["start_s", "end_s", "text", "segments"], limit=QUERY_LIMIT,
+            TEXT_COLLECTION, filter=_windows(windows, "start_s <= {end} and end_s >= {start}"),
+            output_fields=["video_id", "start_s", "end_s", "text", "segments"], limit=QUERY_LIMIT,
         )
-        return sorted((row_to_chunk(row) for row in rows), key=lambda c: c.start_s)
+        return [(row["video_id"], row_to_chunk(row)) for row in rows]
 
     def _frame(self, row: dict) -> Frame:
         return Frame(float(row["timestamp_s"]), str(self.data_dir / row["frame_path"]))
@@ -263,7 +299,7 @@ def _text_schema(client, dim: int):
         )
     )
     index = client.prepare_index_params()
-    index.add_index("dense", index_type="AUTOINDEX", metric_type="COSINE")
+    index.add_index("dense", index_type="AUTOINDEX", metric_type=VECTOR_METRIC)
     index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
     index.add_index("video_id", index_type="INVERTED")
     return schema, index
@@ -279,7 +315,7 @@ def _image_schema(client, dim: int):
     schema.add_field("frame_path", DataType.VARCHAR, max_length=PATH_LENGTH)
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
     index = client.prepare_index_params()
-    index.add_index("vector", index_type="AUTOINDEX", metric_type="COSINE")
+    index.add_index("vector", index_type="AUTOINDEX", metric_type=VECTOR_METRIC)
     index.add_index("video_id", index_type="INVERTED")
     return schema, index
 
@@ -291,21 +327,35 @@ def _keyed_json_row(key: str, info: dict) -> dict:
     return {"id": key, "info": info, "placeholder": [0.0] * PLACEHOLDER_DIM}
 
 
-def chunk_to_row(video_id: str, index: int, chunk: Chunk, vector: np.ndarray) -> dict:
+def chunk_to_row(video_id: str, index: int, chunk: Chunk, vector: np.ndarray, segment_vectors=None) -> dict:
+    segments = [[s.start_s, s.end_s, s.text] for s in chunk.segments]
+    if segment_vectors is not None:
+        # float16 in base64: a tenth of the size of a JSON list of floats, and precise enough
+        # to rank a handful of sentences against each other.
+        for segment, vec in zip(segments, segment_vectors, strict=True):
+            segment.append(base64.b64encode(np.asarray(vec, dtype=np.float16).tobytes()).decode("ascii"))
     return {
         "id": f"{video_id}:t{index}",
         "video_id": video_id,
         "start_s": float(chunk.start_s),
         "end_s": float(chunk.end_s),
         "text": chunk.text[:MAX_TEXT],
-        "segments": [[s.start_s, s.end_s, s.text] for s in chunk.segments],
+        "segments": segments,
         "dense": [float(x) for x in vector],
     }
 
 
 def row_to_chunk(row: dict) -> Chunk:
-    segments = tuple(Segment(float(s), float(e), t) for s, e, t in row["segments"])
+    segments = tuple(Segment(float(item[0]), float(item[1]), item[2]) for item in row["segments"])
     return Chunk(float(row["start_s"]), float(row["end_s"]), row["text"], segments)
+
+
+def row_segment_vectors(row: dict) -> np.ndarray | None:
+    """The stored vectors of a chunk row's segments, one row each; None when they weren't stored."""
+    encoded = [item[3] if len(item) > 3 else None for item in row["segments"]]
+    if not encoded or any(e is None for e in encoded):
+        return None
+    return np.stack([np.frombuffer(base64.b64decode(e), dtype=np.float16) for e in encoded]).astype(np.float32)
 
 
 def frame_to_row(video_id: str, index: int, frame: Frame, vector: np.ndarray, data_dir: Path) -> dict:
@@ -338,9 +388,17 @@ def _relative(path: str, data_dir: Path) -> str:
         return str(path)
 
 
-def _in_videos(video_ids: Sequence[str]) -> str:
-    """A filter for rows of these videos only: retrieval never sees a video that isn't committed."""
-    return f"video_id in {json.dumps(list(video_ids))}"
+def _in_videos(video_ids: Sequence[str] | None) -> str:
+    """A filter for rows of these videos only ("" for all rows)."""
+    return f"video_id in {json.dumps(list(video_ids))}" if video_ids is not None else ""
+
+
+def _windows(windows: Sequence[tuple[str, float, float]], condition: str) -> str:
+    """A filter matching `condition` in any of the (video id, start, end) windows."""
+    return " or ".join(
+        f"(video_id == {json.dumps(video_id)} and {condition.format(start=float(start), end=float(end))})"
+        for video_id, start, end in windows
+    )
 
 
 def _lite_is_locked(db_dir: Path) -> bool:

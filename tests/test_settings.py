@@ -38,3 +38,11 @@ def test_bad_values_are_one_line(clean_env, monkeypatch):
     monkeypatch.setenv("VIDRAG_FRAME_FPS", "0")
     with pytest.raises(VidragError, match="VIDRAG_FRAME_FPS"):
         load_settings()
+
+
+def test_vlm_url_must_be_http(clean_env, monkeypatch):
+    monkeypatch.setenv("VIDRAG_VLM_BASE_URL", "localhost:8000")
+    with pytest.raises(VidragError, match="VIDRAG_VLM_BASE_URL='localhost:8000': .*http"):
+        load_settings()
+    monkeypatch.setenv("VIDRAG_VLM_BASE_URL", " http://gpu-box:8000/v1/ ")
+    assert load_settings().vlm_base_url == "http://gpu-box:8000/v1"

@@ -1,0 +1,56 @@
+"""Ingest: wall time per stage, peak memory, and video seconds indexed per wall second."""
+
+from __future__ import annotations
+
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+from bench.media import test_video
+
+STAGES = ("probe", "frames", "audio", "transcript", "embeddings", "index")
+
+
+def run(video: str | None = None, subtitles: str | None = None, seconds: int = 3600) -> dict:
+    """Ingest one file into a fresh library in a temp folder, with the configured models."""
+    from ingest.pipeline import Ingestor
+    from rag.settings import load_settings
+
+    path = Path(video) if video else test_video(seconds)
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as data_dir:
+        settings = load_settings(data_dir=Path(data_dir))
+        ingestor = Ingestor(settings)
+        marks: list[tuple[str, float]] = []
+
+        def progress(stage: str, done: float, total: float) -> None:
+            name = "audio" if stage == "transcript" and done == 0 else stage
+            if stage == "transcript" and done == 1:  # the audio is decoded: Whisper starts
+                name = "transcript"
+            if not marks or marks[-1][0] != name:
+                marks.append((name, time.perf_counter()))
+
+        start = time.perf_counter()
+        result = ingestor.add(path, subtitles=Path(subtitles) if subtitles else None, progress=progress)
+        end = time.perf_counter()
+        ingestor.store.close()
+    stage_s = dict.fromkeys(STAGES, 0.0)
+    for (name, at), (_, next_at) in zip(marks, marks[1:] + [("end", end)], strict=True):
+        stage_s[name] += next_at - at
+    video_info = result.video
+    wall = end - start
+    return {
+        "video": str(path),
+        "duration_s": video_info.duration_s,
+        "status": result.status,
+        "stage_s": {k: round(v, 3) for k, v in stage_s.items()},
+        "wall_s": round(wall, 3),
+        "video_s_per_wall_s": round(video_info.duration_s / wall, 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_ffmpeg_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+        "frames": video_info.frames,
+        "text_chunks": video_info.text_chunks,
+        "transcript": video_info.transcript_source,
+        "models": {"whisper": settings.whisper_model, "clip": f"{settings.clip_model} {settings.clip_pretrained}",
+                   "text": settings.text_model, "device": settings.resolved_device()},
+    }
