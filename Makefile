@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint clean
+.PHONY: run test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,15 @@ run: $(VENV)/.runtime
 
 test: $(VENV)/.dev
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest
+
+# Benchmarks (see BENCHMARKS.md). Offline, add BENCH_FLAGS=--default-shaped-models: the default
+# architectures with random weights, and generated subtitles in place of Whisper for ingest.
+BENCH_FLAGS ?=
+bench: $(VENV)/.dev
+	$(BIN)/python -m bench frames
+	$(BIN)/python -m bench ingest $(BENCH_FLAGS)
+	$(BIN)/python -m bench retrieval $(BENCH_FLAGS)
+	$(BIN)/python -m bench prompt
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -12,12 +12,16 @@ from bench.media import test_video
 STAGES = ("probe", "frames", "audio", "transcript", "embeddings", "index")
 
 
-def run(video: str | None = None, subtitles: str | None = None, seconds: int = 3600) -> dict:
-    """Ingest one file into a fresh library in a temp folder, with the configured models."""
+def run(video: str | None = None, subtitles: str | None = None, seconds: int = 3600,
+        generated_subtitles: bool = False) -> dict:
+    """Ingest one file into a fresh library in a temp folder, with the configured models.
+    `generated_subtitles` writes a cue every 5 s, so the transcript stage skips Whisper."""
     from ingest.pipeline import Ingestor
     from rag.settings import load_settings
 
     path = Path(video) if video else test_video(seconds)
+    if generated_subtitles and not subtitles:
+        subtitles = str(_subtitles_for(path))
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as data_dir:
         settings = load_settings(data_dir=Path(data_dir))
         ingestor = Ingestor(settings)
@@ -54,3 +58,23 @@ def run(video: str | None = None, subtitles: str | None = None, seconds: int = 3
         "models": {"whisper": settings.whisper_model, "clip": f"{settings.clip_model} {settings.clip_pretrained}",
                    "text": settings.text_model, "device": settings.resolved_device()},
     }
+
+
+def _subtitles_for(video: Path) -> Path:
+    import random
+
+    from bench.retrieval import sentence
+    from ingest.probe import probe
+
+    duration = probe(str(video)).duration_s or 0
+    rng = random.Random(1)
+    path = video.with_suffix(".generated.srt")
+
+    def stamp(t: float) -> str:
+        ms = int(t * 1000)
+        return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
+
+    times = range(0, int(duration), 5)
+    cues = [f"{i + 1}\n{stamp(t)} --> {stamp(t + 4.8)}\n{sentence(rng)}\n" for i, t in enumerate(times)]
+    path.write_text("\n".join(cues))
+    return path

@@ -93,7 +93,7 @@ class TextEmbedder:
         except Exception as e:
             raise ModelLoadError(f"Could not load text model '{name_or_path}': {first_line(e)}") from e
         self.name = model_label(name_or_path)
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        self.dim = int(self._model.get_embedding_dimension())
         self.max_tokens = int(self._model.max_seq_length or 256)
 
     def count_tokens(self, text: str) -> int:

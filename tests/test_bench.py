@@ -1,0 +1,55 @@
+"""Each benchmark on tiny inputs, so the code can't rot. The figures themselves are in BENCHMARKS.md."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, make_video, write_srt
+
+
+@pytest.fixture
+def model_settings(model_env, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    for key, value in model_env.items():
+        monkeypatch.setenv(key, value)
+
+
+def test_frames_benchmark(tmp_path):
+    from bench import frames
+
+    video = make_video(tmp_path / "clip.mp4", 12, audio=False, gop=20)
+    result = frames.run(str(video), repeats=1)
+    assert result["frames_moviepy"] == result["frames_vidrag"] == 3
+    assert result["speedup"] > 0 and result["max_offset_s"] <= 1.0
+    assert result["moviepy"]["runs_s"] and result["vidrag"]["min_s"] <= result["vidrag"]["median_s"]
+
+
+def test_ingest_benchmark(tmp_path, model_settings):
+    from bench import ingest
+
+    video = make_video(tmp_path / "talk.mp4", 12, gop=20)
+    subtitles = write_srt(tmp_path / "talk.srt", [(0.0, 4.0, "hello there"), (5.0, 9.0, "and goodbye")])
+    result = ingest.run(str(video), subtitles=str(subtitles))
+    assert result["status"] == "added" and result["frames"] == 3
+    assert set(result["stage_s"]) == set(ingest.STAGES) and result["stage_s"]["frames"] > 0
+    assert result["peak_rss_mb"] > 100 and result["video_s_per_wall_s"] > 0
+
+
+def test_retrieval_benchmark(model_settings):
+    from bench import retrieval
+
+    result = retrieval.run(hours=0.05, queries=3)
+    assert result["frames"] == 36 and result["text_chunks"] == 6
+    assert 0 < result["min_ms"] <= result["p50_ms"] <= result["p95_ms"]
+
+
+def test_prompt_benchmark_cli():
+    result = subprocess.run([sys.executable, "-m", "bench", "prompt", "--json"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert 0 < figures["default_tokens"] <= figures["budget_tokens"]
+    assert figures["default_images"] == 3 and figures["tokens_per_default_image"] < 1100
+    assert figures["machine"]["cores"] >= 1
