@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 
-from rag.cli import quiet_libraries
+from rag.cli import quiet_libraries, report_error
 from rag.clock import format_clock
-from rag.errors import VidragError, first_line
+from rag.errors import VidragError
 from rag.settings import Settings, load_settings
 
 EXIT_ERROR = 1
@@ -40,15 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted; nothing half-written is visible", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as e:
-        return _fail(e, args.verbose)
-
-
-def _fail(error: Exception, verbose: bool) -> int:
-    if verbose:
-        logging.exception("error")
-    message = str(error) if isinstance(error, VidragError) else f"{type(error).__name__}: {first_line(error)}"
-    print(f"error: {message}", file=sys.stderr)
-    return EXIT_ERROR
+        return report_error(e, args.verbose)
 
 
 def _open_ingestor(settings: Settings):

@@ -48,11 +48,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except Exception as e:
-        if args.verbose:
-            logging.exception("error")
-        message = str(e) if isinstance(e, VidragError) else f"{type(e).__name__}: {first_line(e)}"
-        print(f"error: {message}", file=sys.stderr)
-        return EXIT_ERROR
+        return report_error(e, args.verbose)
+
+
+def report_error(error: Exception, verbose: bool) -> int:
+    """The edge of both CLIs: one line on stderr (a traceback only with --verbose), exit 1."""
+    if verbose:
+        logging.exception("error")
+    message = str(error) if isinstance(error, VidragError) else f"{type(error).__name__}: {first_line(error)}"
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_ERROR
 
 
 def _search(args, library) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,6 +57,7 @@ class Searcher:
         self.store = store
         self.frame_interval_s = 1.0 / settings.frame_fps
         self._executor: ThreadPoolExecutor | None = None
+        self._warm = False  # whether a search has run end to end in this process
 
     def _pool(self) -> ThreadPoolExecutor:
         if self._executor is None:
@@ -98,10 +99,15 @@ class Searcher:
             return [h for h in hits if video_of(h) in videos][:CANDIDATES]
 
         # CLIP's text tower is the slowest step on a CPU: it runs beside the transcript searches.
-        frame_search = None
+        # Only the model runs in the thread, and only once a first search has run everything in
+        # order: libraries import modules lazily on first use, and two threads importing the
+        # same module at once can deadlock.
+        clip_vector = None
         if "clip" in signals and (clip := self._clip_model()) is not None:
-            frame_search = self._pool().submit(
-                lambda: self.store.search_frames(clip.embed_text([question])[0].tolist(), fetch, only))
+            if self._warm:
+                clip_vector = self._pool().submit(lambda: clip.embed_text([question])[0])
+            else:
+                clip_vector = clip.embed_text([question])[0]
 
         ranked: dict[str, list[dict]] = {}
         text_model = self._text_model()
@@ -113,12 +119,17 @@ class Searcher:
             # Only the content words: "who", "is", "the" would rank every chunk that has them.
             hits = self.store.search_text(" ".join(sorted(words)), "sparse", fetch, only)
             ranked["bm25"] = committed(hits, lambda row: row["video_id"])
-        frame_hits = committed(frame_search.result(), lambda hit: hit[0]) if frame_search else []
+        frame_hits = []
+        if clip_vector is not None:
+            vector = clip_vector.result() if isinstance(clip_vector, Future) else clip_vector
+            frame_hits = committed(self.store.search_frames(vector.tolist(), fetch, only), lambda hit: hit[0])
 
         candidates = self._text_candidates(ranked, question, query_vector, text_model, lexical="bm25" in signals)
         self._add_frames(candidates, frame_hits)
         best = sorted(candidates, key=lambda c: -c.score)[:k]
-        return self._moments(best, videos)
+        moments = self._moments(best, videos)
+        self._warm = True
+        return moments
 
     # --- transcript hits -------------------------------------------------------------------
 

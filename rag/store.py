@@ -40,6 +40,9 @@ class Store:
     """One connection to Milvus, with the four collections vidrag uses."""
 
     def __init__(self, settings: Settings):
+        # pymilvus imports scipy.sparse lazily on the first search; two threads of the app making
+        # their first search at once were seen to deadlock on that import. Import it here, once.
+        import scipy.sparse  # noqa: F401
         from pymilvus import MilvusClient
 
         self.settings = settings

@@ -186,6 +186,14 @@ COOKING_CUES = [
     (35.0, 39.8, "The crust should turn deep brown and crackle while it cools."),
     (40.0, 44.8, "Wait an hour before slicing, or the inside turns gummy."),
 ]
+BUNNY_CUES = [  # what we say happens in ../shared/media/big_buck_bunny_0_30.webm
+    (0.0, 4.8, "The sun rises slowly over a quiet green forest."),
+    (5.0, 9.8, "A small bird wakes up on a branch and stretches its wings."),
+    (10.0, 14.8, "Morning light falls through the leaves onto a pond."),
+    (15.0, 19.8, "Butterflies drift between the flowers in the meadow."),
+    (20.0, 24.8, "A huge rabbit crawls out of his burrow in the hill."),
+    (25.0, 29.8, "He yawns, scratches his belly and smiles at the day."),
+]
 GARDEN_CUES = [
     (0.0, 4.8, "In the garden the tomatoes are finally turning red."),
     (5.0, 9.8, "Water the plants early in the morning, before the heat of the day."),

@@ -19,7 +19,7 @@ def model_settings(model_env, monkeypatch, tmp_path):
 def test_frames_benchmark(tmp_path):
     from bench import frames
 
-    video = make_video(tmp_path / "clip.mp4", 12, audio=False, gop=20)
+    video = make_video(tmp_path / "clip.mp4", 15, audio=False, gop=20)  # moviepy samples int(15 * 0.2) frames
     result = frames.run(str(video), repeats=1)
     assert result["frames_moviepy"] == result["frames_vidrag"] == 3
     assert result["speedup"] > 0 and result["max_offset_s"] <= 1.0

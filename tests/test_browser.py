@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from conftest import ROOT, write_srt
+from conftest import BUNNY_CUES, ROOT, write_srt
 from openai_stub import StubVLM
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -21,14 +21,6 @@ CHROMIUM_ARGS = [  # no sandbox as root; and no calls home, which this closed ne
     "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required",
 ]
 REPLY = "The little bird wakes up and stretches [00:05], and the big rabbit leaves his burrow [00:20]."
-BUNNY_CUES = [
-    (0.0, 4.8, "The sun rises slowly over a quiet green forest."),
-    (5.0, 9.8, "A small bird wakes up on a branch and stretches its wings."),
-    (10.0, 14.8, "Morning light falls through the leaves onto a pond."),
-    (15.0, 19.8, "Butterflies drift between the flowers in the meadow."),
-    (20.0, 24.8, "A huge rabbit crawls out of his burrow in the hill."),
-    (25.0, 29.8, "He yawns, scratches his belly and smiles at the day."),
-]
 
 
 def _free_port() -> int:

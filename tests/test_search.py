@@ -63,20 +63,12 @@ def test_moment_json_has_the_documented_fields(library):
     assert {"video_id", "video_name", "start_s", "end_s", "text", "frame_path", "frame_s", "score"} <= data.keys()
 
 
-BUNNY_CUES = [
-    (0.0, 4.8, "The sun rises slowly over a quiet green forest."),
-    (5.0, 9.8, "A small bird wakes up on a branch and stretches its wings."),
-    (10.0, 14.8, "Morning light falls through the leaves onto a pond."),
-    (15.0, 19.8, "Butterflies drift between the flowers in the meadow."),
-    (20.0, 24.8, "A huge rabbit crawls out of his burrow in the hill."),
-    (25.0, 29.8, "He yawns, scratches his belly and smiles at the day."),
-]
 
 
 @pytest.mark.slow
 def test_real_clip_paraphrase_lands_in_its_5_second_window(ingestor, shared_media, tmp_path):
     """Big Buck Bunny with a sidecar: a paraphrased question finds the 5-10 s window."""
-    from conftest import write_srt
+    from conftest import BUNNY_CUES, write_srt
     from rag import Library
 
     clip = tmp_path / "bunny.webm"
