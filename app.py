@@ -91,7 +91,7 @@ def job_progress(jobs: JobQueue) -> None:
         st.rerun()  # an ingest finished since the page was drawn: redraw it, so the library shows it
 
 
-def library_panel(library: Library) -> list[str]:
+def library_panel(library: Library, jobs: JobQueue) -> list[str]:
     """The videos, each deletable after a confirmation; returns the chat's scope."""
     videos = library.store.list_videos()
     st.subheader("Library")
@@ -109,7 +109,7 @@ def library_panel(library: Library) -> list[str]:
                 st.warning(as_text(f"Delete {video.name} and its frames?"))
                 yes, no = st.columns(2)
                 if yes.button("Delete", key=f"yes-{video.id}", type="primary"):
-                    Ingestor(library.settings, store=library.store).remove(video.id)
+                    jobs.ingestor.remove(video.id)
                     st.session_state.confirm_delete = None
                     if (st.session_state.playing or {}).get("video_id") == video.id:
                         st.session_state.playing = None
@@ -251,7 +251,7 @@ def main() -> None:
     with st.sidebar:
         st.title("vidrag")
         upload_panel(jobs, settings)
-        scope = library_panel(library)
+        scope = library_panel(library, jobs)
         status_panel(settings, health)
 
     if st.session_state.playing:

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.stats import percentile
+from ingest.pipeline import embed_chunks
 from rag.types import Chunk, Frame, Segment, Video
 
 FRAME_INTERVAL_S = 5.0
@@ -55,11 +56,7 @@ def build_library(library, hours: float, rng: random.Random, text_model, clip_di
             segments = tuple(Segment(float(t), float(t + SEGMENT_S - 0.2), sentence(rng))
                              for t in np.arange(start, min(start + CHUNK_S, seconds), SEGMENT_S))
             chunks.append(Chunk(segments[0].start_s, segments[-1].end_s, " ".join(s.text for s in segments), segments))
-        # As ingest does: a vector per chunk, and one per segment for narrowing.
-        segment_texts = [s.text for c in chunks for s in c.segments]
-        vectors = text_model.embed([c.text for c in chunks] + segment_texts, batch_size=64)
-        per_chunk = np.split(vectors[len(chunks):], np.cumsum([len(c.segments) for c in chunks])[:-1])
-        store.insert_chunks(video_id, chunks, vectors[: len(chunks)], per_chunk)
+        store.insert_chunks(video_id, chunks, *embed_chunks(text_model, chunks))  # as ingest does
         frames = [Frame(float(t), f"frames/{video_id}/{i:06d}.jpg")
                   for i, t in enumerate(np.arange(0, seconds, FRAME_INTERVAL_S))]
         vectors = np.random.default_rng(number).standard_normal((len(frames), clip_dim)).astype(np.float32)

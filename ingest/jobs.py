@@ -106,7 +106,8 @@ class JobQueue:
             job.state = "running"
             self._running = job
         try:
-            result = self.ingestor.add(job.path, name=job.name, subtitles=job.subtitles, progress=progress)
+            result = self.ingestor.add(job.path, name=job.name, subtitles=job.subtitles, progress=progress,
+                                       video_id=job.content_id)  # hashed once, in submit
         except VidragError as e:
             self._finish(job, "failed", message=str(e))
         except Exception as e:  # a bug, not bad input: log it whole, show one line

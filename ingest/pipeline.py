@@ -80,22 +80,24 @@ class Ingestor:
     # --- add -------------------------------------------------------------------------------
 
     def add(self, path: str | Path, name: str | None = None, subtitles: Path | None = None,
-            progress: Progress | None = None) -> AddResult:
+            progress: Progress | None = None, video_id: str | None = None) -> AddResult:
         """Index one media file. `name` is what the library shows (default: the file name);
-        `subtitles` overrides the sidecar search (the app's uploads keep theirs elsewhere)."""
+        `subtitles` overrides the sidecar search (the app's uploads keep theirs elsewhere);
+        `video_id` is content_id(path), when the caller has hashed the file already."""
         path = Path(path)
         try:
-            return self._add(path, name or path.name, subtitles, progress or (lambda stage, done, total: None))
+            return self._add(path, name or path.name, subtitles, progress or (lambda stage, done, total: None),
+                             video_id)
         except IngestError as e:
             if name and name != path.name:  # an upload: speak of the file the user knows
                 raise IngestError(str(e).replace(str(path), name).replace(path.name, name)) from e
             raise
 
-    def _add(self, path: Path, name: str, subtitles: Path | None, progress: Progress) -> AddResult:
+    def _add(self, path: Path, name: str, subtitles: Path | None, progress: Progress, video_id: str | None):
         _check_readable(path)
         progress("probe", 0, 1)
         info = probe(str(path))
-        video_id = content_id(path)
+        video_id = video_id or content_id(path)
         existing = self.store.get_video(video_id)
         if existing:
             return AddResult(existing, "exists")
@@ -138,23 +140,17 @@ class Ingestor:
 
         chunks = chunk_segments(transcript.segments, text_model.max_tokens, text_model.count_tokens)
         # Chunks, their segments (so search can narrow a hit without the model) and frames.
-        texts = [c.text for c in chunks] + [s.text for c in chunks for s in c.segments]
-        total = len(texts) + len(frames)
-        text_vectors = []
-        for i in range(0, len(texts), EMBED_BATCH):
-            text_vectors.extend(text_model.embed(texts[i : i + EMBED_BATCH]))
-            progress("embeddings", len(text_vectors), total)
-        segment_vectors, at = [], len(chunks)
-        for chunk in chunks:
-            segment_vectors.append(text_vectors[at : at + len(chunk.segments)])
-            at += len(chunk.segments)
+        texts = len(chunks) + sum(len(c.segments) for c in chunks)
+        total = texts + len(frames)
+        chunk_vectors, segment_vectors = embed_chunks(
+            text_model, chunks, on_batch=lambda done: progress("embeddings", done, total))
         image_vectors = []
         for i in range(0, len(frames), EMBED_BATCH):
             image_vectors.extend(clip.embed_images([f.path for f in frames[i : i + EMBED_BATCH]]))
-            progress("embeddings", len(text_vectors) + len(image_vectors), total)
+            progress("embeddings", texts + len(image_vectors), total)
 
         progress("index", 0, 3)
-        self.store.insert_chunks(video_id, chunks, text_vectors[: len(chunks)], segment_vectors)
+        self.store.insert_chunks(video_id, chunks, chunk_vectors, segment_vectors)
         progress("index", 1, 3)
         self.store.insert_frames(video_id, frames, image_vectors)
         progress("index", 2, 3)
@@ -254,6 +250,22 @@ class Ingestor:
             shutil.copyfile(path, partial)
         partial.replace(target)
         return target
+
+
+def embed_chunks(text_model, chunks, on_batch: Callable[[int], None] | None = None):
+    """Vectors for each chunk, and for each chunk's segments (so search can narrow a hit to its
+    sentence without running the model): (chunk vectors, [segment vectors per chunk])."""
+    texts = [c.text for c in chunks] + [s.text for c in chunks for s in c.segments]
+    vectors = []
+    for i in range(0, len(texts), EMBED_BATCH):
+        vectors.extend(text_model.embed(texts[i : i + EMBED_BATCH]))
+        if on_batch:
+            on_batch(len(vectors))
+    per_chunk, at = [], len(chunks)
+    for chunk in chunks:
+        per_chunk.append(vectors[at : at + len(chunk.segments)])
+        at += len(chunk.segments)
+    return vectors[: len(chunks)], per_chunk
 
 
 def _check_readable(path: Path) -> None:

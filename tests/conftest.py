@@ -252,3 +252,13 @@ def library(tmp_path_factory, whisper_checkpoint, clip_dir, minilm_dir):
     library = rag.Library(settings, store=ingestor.store)
     yield library, ids
     library.close()
+
+
+@pytest.fixture(autouse=True)
+def _seeded_torch():
+    """Random-weight Whisper samples at temperature > 0 when its greedy output fails the quality
+    checks; a degenerate sample can leave no allowed token (NaN logits). A fixed seed per test
+    makes every run decode the same way."""
+    import torch
+
+    torch.manual_seed(0)
