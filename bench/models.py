@@ -4,7 +4,6 @@ is not (random weights decode to the maximum length)."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from bench.media import CACHE
@@ -13,6 +12,18 @@ WHISPER_BASE_DIMS = dict(  # openai-whisper's "base"
     n_mels=80, n_audio_ctx=1500, n_audio_state=512, n_audio_head=8, n_audio_layer=6,
     n_vocab=51865, n_text_ctx=448, n_text_state=512, n_text_head=8, n_text_layer=6,
 )
+
+
+def save_random_whisper(dims: dict[str, int], path: Path) -> None:
+    """A Whisper checkpoint with random weights, saved the way whisper saves its own."""
+    import torch
+    from whisper.model import ModelDimensions, Whisper
+
+    model = Whisper(ModelDimensions(**dims))
+    # Whisper allocates the decoder's positional embedding with torch.empty (a checkpoint always
+    # overwrites it); left so, it holds whatever was in memory, NaN or 1e38 on some machines.
+    torch.nn.init.normal_(model.decoder.positional_embedding, std=0.02)
+    torch.save({"dims": dims, "model_state_dict": model.state_dict()}, path)
 
 
 def default_shaped_env(folder: Path = CACHE) -> dict[str, str]:
@@ -24,11 +35,7 @@ def default_shaped_env(folder: Path = CACHE) -> dict[str, str]:
     whisper_path = folder / "whisper-base-random.pt"
     clip_path = folder / "vit-b-32-random.pt"
     if not whisper_path.exists():
-        import torch
-        from whisper.model import ModelDimensions, Whisper
-
-        dims = ModelDimensions(**WHISPER_BASE_DIMS)
-        torch.save({"dims": dataclasses.asdict(dims), "model_state_dict": Whisper(dims).state_dict()}, whisper_path)
+        save_random_whisper(WHISPER_BASE_DIMS, whisper_path)
     if not clip_path.exists():
         import open_clip
         import torch

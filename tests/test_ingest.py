@@ -140,6 +140,24 @@ def test_whisper_transcribes_when_there_are_no_subtitles(ingestor, tmp_path):
     assert result.video.text_chunks == len(ingestor.store.chunks(result.video.id))
 
 
+def test_a_failing_whisper_is_one_error_and_leaves_nothing(ingestor, whisper_checkpoint, tmp_path):
+    """A checkpoint whose decoder yields NaN (as an uninitialised one may) fails the add cleanly."""
+    import torch
+
+    checkpoint = torch.load(whisper_checkpoint)
+    checkpoint["model_state_dict"]["decoder.positional_embedding"].fill_(float("nan"))
+    broken = tmp_path / "broken.pt"
+    torch.save(checkpoint, broken)
+    failing = Ingestor(ingestor.settings.model_copy(update={"whisper_model": str(broken)}), store=ingestor.store)
+    from ingest.pipeline import content_id
+
+    video = make_video(tmp_path / "tone.mp4", 4)
+    with pytest.raises(IngestError, match="Whisper failed"):
+        failing.add(video)
+    assert ingestor.store.list_videos() == []
+    assert ingestor.store.count_rows(content_id(video)) == {"vidrag_text": 0, "vidrag_images": 0}
+
+
 @pytest.mark.slow
 def test_real_clip_and_audio_only_file(ingestor, shared_media, tmp_path):
     """Big Buck Bunny gives 6 frames at about 0, 5, ..., 25 s; jfk.flac is audio-only."""
