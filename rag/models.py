@@ -163,8 +163,42 @@ class ClipEmbedder:
 
         with torch.inference_mode():
             tokens = self._tokenizer(list(texts)).to(self._device)
-            features = self._model.encode_text(tokens)
+            if _trimmable(self._model):
+                features = _encode_trimmed_text(self._model, tokens)
+            else:
+                features = self._model.encode_text(tokens)
             return torch.nn.functional.normalize(features.float(), dim=-1).cpu().numpy()
+
+
+def _trimmable(model) -> bool:
+    """Whether the text tower is the original CLIP one: a causal mask and the end-of-text token
+    as the pooled output, so that the padding after that token can't change the result."""
+    import open_clip
+
+    return (
+        type(model) is open_clip.CLIP
+        and getattr(model, "text_pool_type", None) == "argmax"
+        and getattr(model, "attn_mask", None) is not None
+    )
+
+
+def _encode_trimmed_text(model, tokens):
+    """open_clip's CLIP.encode_text on the tokens up to the longest end-of-text token only.
+    A question is a dozen tokens of the 77 the tokenizer pads to; on a CPU the text tower's time
+    grows with the length, so this takes a query's CLIP embedding from about 80 ms to 25."""
+    import torch
+    from open_clip.transformer import text_global_pool
+
+    length = int(tokens.argmax(dim=-1).max()) + 1  # end-of-text has the highest token id
+    tokens = tokens[:, :length]
+    cast_dtype = model.transformer.get_cast_dtype()
+    x = model.token_embedding(tokens).to(cast_dtype) + model.positional_embedding[:length].to(cast_dtype)
+    x = model.transformer(x, attn_mask=model.attn_mask[:length, :length])
+    x = model.ln_final(x)
+    x = text_global_pool(x, tokens, "argmax")
+    if isinstance(model.text_projection, torch.nn.Linear):
+        return model.text_projection(x)
+    return x @ model.text_projection
 
 
 def _has_text_projection(model) -> bool:

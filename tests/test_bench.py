@@ -37,6 +37,28 @@ def test_ingest_benchmark(tmp_path, model_settings):
     assert result["peak_rss_mb"] > 100 and result["video_s_per_wall_s"] > 0
 
 
+def test_quick_ending_whisper_decodes_each_window_once(tmp_path):
+    """The benchmark's stand-in for Whisper base runs the real transcribe path, with one
+    decode per 30 s window (no fallback to higher temperatures) and nothing transcribed."""
+    import numpy as np
+
+    from bench.models import save_random_whisper
+    from ingest.transcribe import transcribe
+    from rag.models import load_whisper
+
+    dims = dict(n_mels=80, n_audio_ctx=1500, n_audio_state=32, n_audio_head=2, n_audio_layer=1,
+                n_vocab=51865, n_text_ctx=448, n_text_state=32, n_text_head=2, n_text_layer=1)
+    save_random_whisper(dims, tmp_path / "quick.pt", quick_ending=True)
+    model = load_whisper(str(tmp_path / "quick.pt"), "cpu")
+    temperatures = []
+    decode = model.decode
+    model.decode = lambda mel, options: temperatures.append(options.temperature) or decode(mel, options)
+    audio = (0.1 * np.sin(np.linspace(0, 2000 * np.pi * 20, 16000 * 60))).astype(np.float32)
+    transcript = transcribe(model, audio, "", "cpu")
+    assert transcript.segments == () and transcript.language
+    assert temperatures == [0.0, 0.0]
+
+
 def test_retrieval_benchmark(model_settings):
     from bench import retrieval
 

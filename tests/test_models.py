@@ -53,6 +53,22 @@ def test_clip_from_local_dir_embeds_images(clip_dir, tmp_path):
     assert clip.embed_text(["a red square"]).shape == (1, 32)
 
 
+def test_clip_query_embedding_skips_the_padding_without_changing_the_result(clip_dir):
+    """Questions are embedded on their own tokens only; the vectors equal open_clip's own
+    encode_text on all 77 padded positions, for a batch of different lengths too."""
+    import torch
+
+    from rag.models import _trimmable
+
+    clip = load_clip_embedder(f"local-dir:{clip_dir}", "", "cpu")
+    assert _trimmable(clip._model)
+    texts = ["a red square", "when does the goalkeeper repair the quarterly budget at the stadium?"]
+    with torch.inference_mode():
+        full = clip._model.encode_text(clip._tokenizer(texts))
+    expected = torch.nn.functional.normalize(full.float(), dim=-1).numpy()
+    assert np.allclose(clip.embed_text(texts), expected, atol=1e-5)
+
+
 def test_clip_by_name_with_a_checkpoint_path(tmp_path):
     """VIDRAG_CLIP_MODEL as an architecture name and VIDRAG_CLIP_PRETRAINED as a weights file."""
     import open_clip
