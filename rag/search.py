@@ -59,10 +59,15 @@ class Searcher:
         self._executor: ThreadPoolExecutor | None = None
         self._warm = False  # whether a search has run end to end in this process
 
-    def _pool(self) -> ThreadPoolExecutor:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vidrag-clip")
-        return self._executor
+    def _start(self, work) -> Future:
+        """`work` in a thread once a search has run end to end; before that, here and now."""
+        if self._warm:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="vidrag-search")
+            return self._executor.submit(work)
+        done: Future = Future()
+        done.set_result(work())
+        return done
 
     def _text_model(self):
         model = load_text_embedder(self.settings.text_model, self.settings.resolved_device())
@@ -98,16 +103,20 @@ class Searcher:
         def committed(hits, video_of):
             return [h for h in hits if video_of(h) in videos][:CANDIDATES]
 
-        # CLIP's text tower is the slowest step on a CPU: it runs beside the transcript searches.
-        # Only the model runs in the thread, and only once a first search has run everything in
-        # order: libraries import modules lazily on first use, and two threads importing the
-        # same module at once can deadlock.
-        clip_vector = None
+        # Two searches need no transcript embedding: CLIP's (its own text tower, then the frames)
+        # and BM25's. Once warm they run beside MiniLM and the dense search: the encoders release
+        # the GIL while Milvus Lite's Python works. Only after a first search has run everything
+        # in order, since libraries import modules lazily on first use, and two threads importing
+        # the same module at once can deadlock.
+        frame_hits: Future | None = None
         if "clip" in signals and (clip := self._clip_model()) is not None:
-            if self._warm:
-                clip_vector = self._pool().submit(lambda: clip.embed_text([question])[0])
-            else:
-                clip_vector = clip.embed_text([question])[0]
+            frame_hits = self._start(lambda: committed(
+                self.store.search_frames(clip.embed_text([question])[0].tolist(), fetch, only), lambda hit: hit[0]))
+        bm25_hits: Future | None = None
+        if "bm25" in signals and (words := _content_words(question)):
+            # Only the content words: "who", "is", "the" would rank every chunk that has them.
+            bm25_hits = self._start(lambda: committed(
+                self.store.search_text(" ".join(sorted(words)), "sparse", fetch, only), lambda row: row["video_id"]))
 
         ranked: dict[str, list[dict]] = {}
         text_model = self._text_model()
@@ -115,17 +124,11 @@ class Searcher:
         if "dense" in signals:
             hits = self.store.search_text(query_vector.tolist(), "dense", fetch, only)
             ranked["dense"] = committed(hits, lambda row: row["video_id"])
-        if "bm25" in signals and (words := _content_words(question)):
-            # Only the content words: "who", "is", "the" would rank every chunk that has them.
-            hits = self.store.search_text(" ".join(sorted(words)), "sparse", fetch, only)
-            ranked["bm25"] = committed(hits, lambda row: row["video_id"])
-        frame_hits = []
-        if clip_vector is not None:
-            vector = clip_vector.result() if isinstance(clip_vector, Future) else clip_vector
-            frame_hits = committed(self.store.search_frames(vector.tolist(), fetch, only), lambda hit: hit[0])
+        if bm25_hits is not None:
+            ranked["bm25"] = bm25_hits.result()
 
         candidates = self._text_candidates(ranked, question, query_vector, text_model, lexical="bm25" in signals)
-        self._add_frames(candidates, frame_hits)
+        self._add_frames(candidates, frame_hits.result() if frame_hits is not None else [])
         best = sorted(candidates, key=lambda c: -c.score)[:k]
         moments = self._moments(best, videos)
         self._warm = True
