@@ -1,31 +1,60 @@
 """Decode an audio track to what Whisper takes: 16 kHz mono float32, through imageio-ffmpeg.
 
-whisper.load_audio shells out to an `ffmpeg` on PATH, which a fresh machine doesn't have.
+whisper.load_audio shells out to an `ffmpeg` on PATH, which a fresh machine doesn't have. The
+audio comes a window at a time from one ffmpeg process, so an hour of it never sits in memory
+at once (230 MB as float32, and Whisper's spectrogram of it takes several times that).
 """
 
 from __future__ import annotations
 
+import subprocess
+import tempfile
+from collections.abc import Iterator
+
 import numpy as np
 
-from ingest.ffmpeg import input_arg, run_ffmpeg
+from ingest.ffmpeg import ffmpeg_exe, input_arg, last_error_line
 from ingest.probe import MediaInfo
 from rag.errors import IngestError
 
 SAMPLE_RATE = 16000  # Hz, what Whisper's models were trained on
+WINDOW_S = 600.0  # seconds of audio Whisper is given at a time
 
 
-def decode_audio(info: MediaInfo) -> np.ndarray:
-    """The first audio stream as float32 samples in [-1, 1]. Raises IngestError if it won't decode."""
+def audio_windows(info: MediaInfo, window_s: float = WINDOW_S) -> Iterator[np.ndarray]:
+    """The first audio stream as float32 samples in [-1, 1], `window_s` seconds at a time (the
+    last window is shorter). What decodes is kept if the stream breaks off; IngestError if
+    nothing does."""
     stream = info.audio
     if stream is None:
         raise IngestError("no audio stream")
-    result = run_ffmpeg(
-        ["-i", input_arg(info.path), "-map", f"0:{stream.index}", "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE),
-         "-f", "f32le", "-loglevel", "error", "-"],
-        what="the audio track will not decode",
-        check=False,
-    )
-    samples = np.frombuffer(result.stdout, dtype=np.float32).copy()  # writable, as torch wants
-    if samples.size == 0:
-        raise IngestError(f"the audio track will not decode ({result.stderr.strip().splitlines()[-1:] or 'empty'})")
-    return samples
+    command = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-i", input_arg(info.path),
+               "-map", f"0:{stream.index}", "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "f32le", "-"]
+    window_bytes = int(window_s * SAMPLE_RATE) * 4
+    decoded = 0
+    # stderr goes to a file: a pipe nobody reads could fill up and stall ffmpeg.
+    with tempfile.TemporaryFile() as errors:
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors) as process:
+            try:
+                while window := _read(process.stdout, window_bytes):
+                    decoded += len(window)
+                    yield np.frombuffer(window, dtype=np.float32)  # writable: it's a bytearray
+            finally:
+                if process.poll() is None:
+                    process.kill()  # the caller stopped early, or failed
+        if decoded == 0:
+            errors.seek(0)
+            message = last_error_line(errors.read().decode("utf-8", errors="replace"))
+            raise IngestError(f"the audio track will not decode ({message})")
+
+
+def _read(pipe, size: int) -> bytearray:
+    """Up to `size` bytes, fewer only at the end of the stream; whole float32 samples."""
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    filled = 0
+    while filled < size and (count := pipe.readinto(view[filled:])):
+        filled += count
+    view.release()
+    del buffer[filled - filled % 4 :]
+    return buffer

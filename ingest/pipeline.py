@@ -7,7 +7,9 @@ removes them and starts again.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import itertools
 import os
 import shutil
 from collections.abc import Callable
@@ -15,12 +17,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ingest.audio import SAMPLE_RATE, decode_audio
+from ingest.audio import audio_windows
 from ingest.chunks import chunk_segments
 from ingest.frames import extract_frames
 from ingest.probe import MediaInfo, list_packets, probe
 from ingest.subtitles import find_sidecar, read_embedded, read_sidecar
-from ingest.transcribe import transcribe
+from ingest.transcribe import transcribe_windows
 from rag.errors import IngestError, VidragError
 from rag.models import load_clip_embedder, load_text_embedder, load_whisper
 from rag.settings import Settings
@@ -187,16 +189,25 @@ class Ingestor:
             if info.video is not None:
                 warnings.append("no audio stream: indexed the frames only")
             return Transcript((), "", "none"), None
-        try:
-            audio = decode_audio(info)
-        except IngestError as e:
-            if info.video is None:
-                raise IngestError(f"{path.name}: {e}") from e
-            warnings.append(f"{e}: indexed the frames only")
-            return Transcript((), "", "none"), None
-        progress("transcript", 1, 2)  # the audio is decoded; Whisper's turn
-        model = load_whisper(self.settings.whisper_model, self.device, self.notify)
-        return transcribe(model, audio, self.settings.whisper_language, self.device), len(audio) / SAMPLE_RATE
+        # closing(): if Whisper fails mid-way, the ffmpeg still decoding is stopped at once.
+        with contextlib.closing(audio_windows(info)) as windows:
+            try:
+                first = next(windows)  # decoding starts, and fails here, before Whisper loads
+            except IngestError as e:
+                if info.video is None:
+                    raise IngestError(f"{path.name}: {e}") from e
+                warnings.append(f"{e}: indexed the frames only")
+                return Transcript((), "", "none"), None
+            progress("transcript", 1, 2)  # the audio decodes; Whisper's turn
+            model = load_whisper(self.settings.whisper_model, self.device, self.notify)
+            length_s = info.duration_s or 0.0
+
+            def on_window(done_s: float) -> None:
+                if length_s > 0:
+                    progress("transcript", 1 + min(done_s / length_s, 1.0), 2)
+
+            return transcribe_windows(model, itertools.chain([first], windows), self.settings.whisper_language,
+                                      self.device, on_window)
 
     # --- remove ----------------------------------------------------------------------------
 
