@@ -18,7 +18,7 @@ from ingest.probe import MediaInfo
 from rag.errors import IngestError
 
 SAMPLE_RATE = 16000  # Hz, what Whisper's models were trained on
-WINDOW_S = 600.0  # seconds of audio Whisper is given at a time
+WINDOW_S = 300.0  # seconds of audio Whisper is given at a time
 
 
 def audio_windows(info: MediaInfo, window_s: float = WINDOW_S) -> Iterator[np.ndarray]:

@@ -6,8 +6,10 @@ each model is loaded on first use and then kept for the life of the process.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -29,7 +31,20 @@ def _once(key: tuple, load: Callable[[], object]) -> object:
     with _cache_lock:
         if key not in _cache:
             _cache[key] = load()
+            _return_freed_memory()
         return _cache[key]
+
+
+def _return_freed_memory() -> None:
+    """Loading a checkpoint holds the weights twice for a moment (the file's tensors, then the
+    model's). glibc keeps the freed copy in its heap, so the process would stay larger by about
+    the model's size for its whole life; malloc_trim hands that memory back to the system."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+        pass
 
 
 def model_label(name_or_path: str) -> str:
