@@ -36,6 +36,16 @@ PLACEHOLDER_DIM = 2  # Milvus wants a vector field in every collection, even the
 VECTOR_METRIC = "IP"
 
 
+def _lite_options(settings: Settings) -> dict:
+    """Milvus Lite's gRPC server runs in this process and, like any gRPC server, takes a client
+    that pings more often than every 5 minutes for misbehaving: it closes the connection
+    ("too_many_pings") and the next request waits for a reconnect. Keepalive pings have nothing
+    to detect in-process, so they are turned off for Lite."""
+    if not settings.is_milvus_lite:
+        return {}
+    return {"grpc_options": {"grpc.keepalive_time_ms": 2**31 - 1, "grpc.keepalive_permit_without_calls": 0}}
+
+
 class Store:
     """One connection to Milvus, with the four collections vidrag uses."""
 
@@ -54,7 +64,7 @@ class Store:
             # asks for after creating an index and then does without; grpc logs each as a traceback.
             logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
         try:
-            self.client = MilvusClient(uri=target, token=settings.milvus_token or "")
+            self.client = MilvusClient(uri=target, token=settings.milvus_token or "", **_lite_options(settings))
         except Exception as e:
             if settings.is_milvus_lite and _lite_is_locked(Path(target)):
                 raise StoreLockedError(
