@@ -24,7 +24,7 @@ test: $(VENV)/.dev
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest
 
 # Benchmarks (see BENCHMARKS.md). Offline, add BENCH_FLAGS=--default-shaped-models: the default
-# architectures with random weights, and generated subtitles in place of Whisper for ingest.
+# architectures with random weights (Whisper's decoder ends each window at once).
 BENCH_FLAGS ?=
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench frames

@@ -18,6 +18,7 @@ from rag.webvtt import to_webvtt
 HEALTH_TTL_S = 15  # how long a VLM status check is trusted
 JOBS_REFRESH_S = 1.5  # how often the upload panel redraws while something is being ingested
 EXCERPT_CHARS = 240
+NO_MOMENTS = "No matching moments in your videos."
 MARKDOWN_SPECIALS = set("\\`*_{}[]()#+-.!|<>~$:")
 
 st.set_page_config(page_title="vidrag", page_icon="🎬", layout="wide")
@@ -213,16 +214,16 @@ def ask(library: Library, question: str, scope: list[str], answering: bool) -> d
             with st.spinner("Finding moments..."):
                 moments = library.search(search_query(question, history), video_ids=scope or None)
             if not moments:
-                st.markdown("No matching moments in your videos.")
-            message = {"role": "assistant", "content": "" if moments else "No matching moments in your videos.",
+                st.markdown(NO_MOMENTS)
+            message = {"role": "assistant", "content": "" if moments else NO_MOMENTS,
                        "moments": moments, "citations": []}
             sources(moments, index)
             return message
         with st.spinner("Finding moments..."):
             answer = library.answer(question, history=history, video_ids=scope or None)
         if not answer.moments:
-            st.markdown("No matching moments in your videos.")
-            return {"role": "assistant", "content": "No matching moments in your videos.", "moments": []}
+            st.markdown(NO_MOMENTS)
+            return {"role": "assistant", "content": NO_MOMENTS, "moments": []}
         error = None
         try:
             st.write_stream(as_text(piece) for piece in answer)

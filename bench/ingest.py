@@ -62,20 +62,17 @@ def run(video: str | None = None, subtitles: str | None = None, seconds: int = 3
 
 
 def _subtitles_for(video: Path) -> Path:
+    """A WebVTT cue every 5 s of `video`, saved beside it, made of the retrieval benchmark's
+    sentences."""
     import random
 
     from bench.retrieval import sentence
     from ingest.probe import probe
+    from rag.types import Segment
+    from rag.webvtt import to_webvtt
 
     duration = probe(str(video)).duration_s or 0
     rng = random.Random(1)
-    path = video.with_suffix(".generated.srt")
-
-    def stamp(t: float) -> str:
-        ms = int(t * 1000)
-        return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
-
-    times = range(0, int(duration), 5)
-    cues = [f"{i + 1}\n{stamp(t)} --> {stamp(t + 4.8)}\n{sentence(rng)}\n" for i, t in enumerate(times)]
-    path.write_text("\n".join(cues))
+    path = video.with_suffix(".generated.vtt")
+    path.write_text(to_webvtt(Segment(float(t), t + 4.8, sentence(rng)) for t in range(0, int(duration), 5)))
     return path

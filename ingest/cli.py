@@ -7,13 +7,10 @@ import json
 import sys
 from pathlib import Path
 
-from rag.cli import quiet_libraries, report_error
+from rag.cli import EXIT_ERROR, run_command
 from rag.clock import format_clock
 from rag.errors import VidragError
 from rag.settings import Settings, load_settings
-
-EXIT_ERROR = 1
-EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,15 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    quiet_libraries(args.verbose)
-    try:
-        settings = load_settings()
-        return {"add": _add, "list": _list, "remove": _remove}[args.command](args, settings)
-    except KeyboardInterrupt:
-        print("interrupted; nothing half-written is visible", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except Exception as e:
-        return report_error(e, args.verbose)
+    command = {"add": _add, "list": _list, "remove": _remove}[args.command]
+    return run_command(lambda: command(args, load_settings()), args.verbose,
+                       interrupted="interrupted; nothing half-written is visible")
 
 
 def _open_ingestor(settings: Settings):

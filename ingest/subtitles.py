@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import re
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from ingest.ffmpeg import input_arg, run_ffmpeg
 from ingest.probe import MediaInfo
@@ -21,24 +21,32 @@ _TIMING = re.compile(r"(\d+):(\d{2}):(\d{2})[,.](\d{3})\s*-->\s*(\d+):(\d{2}):(\
 _TAG = re.compile(r"<[^>]+>|\{\\[^}]*\}")
 
 
+def sidecar_tag(media_stem: str, name: str) -> str | None:
+    """How the subtitle file `name` belongs to the media file of stem `media_stem`: "" for
+    `talk.srt`, "en" for `talk.en.srt`; None when it is not talk's subtitle file at all."""
+    path = PurePath(name)
+    if path.suffix.lower() not in SIDECAR_SUFFIXES:
+        return None
+    if path.stem == media_stem:
+        return ""
+    if path.stem.startswith(media_stem + ".") and LANGUAGE_TAG.match(tag := path.stem[len(media_stem) + 1 :]):
+        return tag
+    return None
+
+
 def find_sidecar(media_path: Path) -> Path | None:
     """`talk.srt`, `talk.vtt`, `talk.en.srt`, ... beside `talk.mp4`. An exact stem wins."""
-    stem = media_path.stem
     candidates = []
     for path in media_path.parent.glob("*"):
-        if path.suffix.lower() not in SIDECAR_SUFFIXES or not path.is_file():
-            continue
-        if path.stem == stem:
-            candidates.append((0, SIDECAR_SUFFIXES.index(path.suffix.lower()), path.name, path))
-        elif path.stem.startswith(stem + ".") and LANGUAGE_TAG.match(path.stem[len(stem) + 1 :]):
-            candidates.append((1, SIDECAR_SUFFIXES.index(path.suffix.lower()), path.name, path))
+        tag = sidecar_tag(media_path.stem, path.name)
+        if tag is not None and path.is_file():
+            candidates.append((tag != "", SIDECAR_SUFFIXES.index(path.suffix.lower()), path.name, path))
     return min(candidates)[-1] if candidates else None
 
 
 def sidecar_language(media_path: Path, sidecar: Path) -> str:
     """`talk.en.srt` says English; `talk.srt` says nothing."""
-    rest = sidecar.stem[len(media_path.stem) + 1 :]
-    return rest.split("-")[0].lower() if rest and LANGUAGE_TAG.match(rest) else ""
+    return (sidecar_tag(media_path.stem, sidecar.name) or "").split("-")[0].lower()
 
 
 def read_sidecar(media_path: Path, sidecar: Path) -> Transcript:

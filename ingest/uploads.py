@@ -10,9 +10,10 @@ from pathlib import Path, PurePath
 from typing import BinaryIO
 
 from ingest.pipeline import MEDIA_SUFFIXES
-from ingest.subtitles import LANGUAGE_TAG, SIDECAR_SUFFIXES
+from ingest.subtitles import SIDECAR_SUFFIXES, sidecar_tag
 
-UPLOAD_TYPES = ["mp4", "mov", "mkv", "webm", "avi", "m4v", "mp3", "m4a", "wav", "flac", "srt", "vtt"]
+# What the browser's file picker offers: everything `python -m ingest add` takes, and subtitles.
+UPLOAD_TYPES = sorted(suffix.lstrip(".") for suffix in (*MEDIA_SUFFIXES, *SIDECAR_SUFFIXES))
 COPY_BLOCK = 1 << 20  # bytes per write while saving an upload
 
 
@@ -43,23 +44,13 @@ def save_uploads(files: list[tuple[str, BinaryIO]], folder: Path) -> list[Upload
         path = _store(data, folder / f"{stem}{PurePath(name).suffix.lower()}")
         subtitles = None
         for other, other_data in sorted(named.items()):
-            language = _subtitle_language(PurePath(name).stem, other)
-            if language is not None:
-                subtitles = _store(other_data, folder / f"{stem}{language}{PurePath(other).suffix.lower()}")
+            tag = sidecar_tag(PurePath(name).stem, other)
+            if tag is not None:  # stored as <stem>.srt or <stem>.<language>.srt, like a sidecar
+                suffix = f".{tag}" if tag else ""
+                subtitles = _store(other_data, folder / f"{stem}{suffix}{PurePath(other).suffix.lower()}")
                 break
         uploads.append(Upload(name, path, subtitles))
     return uploads
-
-
-def _subtitle_language(media_stem: str, name: str) -> str | None:
-    """"" for `talk.srt`, ".en" for `talk.en.srt`, None when `name` is not talk's subtitle file."""
-    path = PurePath(name)
-    if path.suffix.lower() not in SIDECAR_SUFFIXES:
-        return None
-    if path.stem == media_stem:
-        return ""
-    rest = path.stem[len(media_stem) :] if path.stem.startswith(media_stem + ".") else ""
-    return rest if LANGUAGE_TAG.match(rest[1:]) else None
 
 
 def _store(data: BinaryIO, path: Path) -> Path:

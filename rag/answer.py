@@ -51,8 +51,7 @@ class Answer:
 
         s = self.settings
         where = s.vlm_base_url
-        client = openai.OpenAI(base_url=where, api_key=s.vlm_api_key or "EMPTY", timeout=s.vlm_timeout_s,
-                               max_retries=0)
+        client = vlm_client(s, s.vlm_timeout_s)
         started = finished = False
         try:
             stream = client.chat.completions.create(
@@ -82,6 +81,15 @@ class Answer:
             client.close()
         if not finished:
             raise AnswerError(f"the VLM at {where} broke off its answer: the stream ended before it was complete")
+
+
+def vlm_client(settings: Settings, timeout_s: float):
+    """An OpenAI client for the configured endpoint. No retries: a failure is reported at once,
+    and the moments are shown instead."""
+    import openai
+
+    return openai.OpenAI(base_url=settings.vlm_base_url, api_key=settings.vlm_api_key or "EMPTY",
+                         timeout=timeout_s, max_retries=0)
 
 
 def _request_error(e: Exception, where: str, timeout_s: float) -> AnswerError:

@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 import warnings
+from collections.abc import Callable
 
 from rag.clock import format_clock
 from rag.errors import AnswerError, VidragError, first_line
@@ -34,30 +35,37 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    quiet_libraries(args.verbose)
+    return run_command(lambda: _run(args), args.verbose)
+
+
+def _run(args) -> int:
+    from rag import Library
+
+    library = Library()
+    if not library.store.list_videos():
+        print("No videos indexed yet. Add some with: python -m ingest add PATH", file=sys.stderr)
+        if args.json:
+            print(json.dumps([] if args.command == "search" else _ask_json(None, [])))
+        return 0
+    return _search(args, library) if args.command == "search" else _ask(args, library)
+
+
+def run_command(command: Callable[[], int], verbose: bool, interrupted: str = "") -> int:
+    """The edge of both CLIs: libraries kept quiet, and any error one line on stderr (a
+    traceback only with --verbose), exit 1; Ctrl-C exits 130 after `interrupted`, if given."""
+    quiet_libraries(verbose)
     try:
-        from rag import Library
-
-        library = Library()
-        if not library.store.list_videos():
-            print("No videos indexed yet. Add some with: python -m ingest add PATH", file=sys.stderr)
-            if args.json:
-                print(json.dumps([] if args.command == "search" else _ask_json(None, [])))
-            return 0
-        return _search(args, library) if args.command == "search" else _ask(args, library)
+        return command()
     except KeyboardInterrupt:
+        if interrupted:
+            print(interrupted, file=sys.stderr)
         return EXIT_INTERRUPTED
-    except Exception as e:
-        return report_error(e, args.verbose)
-
-
-def report_error(error: Exception, verbose: bool) -> int:
-    """The edge of both CLIs: one line on stderr (a traceback only with --verbose), exit 1."""
-    if verbose:
-        logging.exception("error")
-    message = str(error) if isinstance(error, VidragError) else f"{type(error).__name__}: {first_line(error)}"
-    print(f"error: {message}", file=sys.stderr)
-    return EXIT_ERROR
+    except Exception as error:
+        if verbose:
+            logging.exception("error")
+        message = str(error) if isinstance(error, VidragError) else f"{type(error).__name__}: {first_line(error)}"
+        print(f"error: {message}", file=sys.stderr)
+        return EXIT_ERROR
 
 
 def _search(args, library) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rag.answer import vlm_client
 from rag.settings import Settings
 
 PROBE_TIMEOUT_S = 3.0  # a status check must not hold up the page
@@ -22,9 +23,7 @@ def vlm_status(settings: Settings) -> VlmStatus:
 
     where = settings.vlm_base_url
     try:
-        client = openai.OpenAI(base_url=where, api_key=settings.vlm_api_key or "EMPTY",
-                               timeout=PROBE_TIMEOUT_S, max_retries=0)
-        with client:
+        with vlm_client(settings, PROBE_TIMEOUT_S) as client:
             served = [model.id for model in client.models.list()]
     except openai.APIStatusError as e:
         return VlmStatus(False, f"{where} answered HTTP {e.status_code}")

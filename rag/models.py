@@ -153,6 +153,7 @@ class ClipEmbedder:
         self._device = device
         label = model_label(model_name)
         self.name = f"{label}/{model_label(pretrained)}" if pretrained_arg else label
+        self._trim_text = _trimmable(model)
         self.dim = int(self._model.text_projection.shape[-1]) if _has_text_projection(model) else self._probe_dim()
 
     def _probe_dim(self) -> int:
@@ -178,7 +179,7 @@ class ClipEmbedder:
 
         with torch.inference_mode():
             tokens = self._tokenizer(list(texts)).to(self._device)
-            if _trimmable(self._model):
+            if self._trim_text:
                 features = _encode_trimmed_text(self._model, tokens)
             else:
                 features = self._model.encode_text(tokens)
@@ -200,7 +201,7 @@ def _trimmable(model) -> bool:
 def _encode_trimmed_text(model, tokens):
     """open_clip's CLIP.encode_text on the tokens up to the longest end-of-text token only.
     A question is a dozen tokens of the 77 the tokenizer pads to; on a CPU the text tower's time
-    grows with the length, so this takes a query's CLIP embedding from about 80 ms to 25."""
+    grows with the length: ViT-B-32 embeds a question in 25 ms instead of 60 on two CPU cores."""
     import torch
     from open_clip.transformer import text_global_pool
 

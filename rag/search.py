@@ -119,15 +119,14 @@ class Searcher:
                 self.store.search_text(" ".join(sorted(words)), "sparse", fetch, only), lambda row: row["video_id"]))
 
         ranked: dict[str, list[dict]] = {}
-        text_model = self._text_model()
-        query_vector = text_model.embed([question])[0]
+        query_vector = self._text_model().embed([question])[0]
         if "dense" in signals:
             hits = self.store.search_text(query_vector.tolist(), "dense", fetch, only)
             ranked["dense"] = committed(hits, lambda row: row["video_id"])
         if bm25_hits is not None:
             ranked["bm25"] = bm25_hits.result()
 
-        candidates = self._text_candidates(ranked, question, query_vector, text_model, lexical="bm25" in signals)
+        candidates = self._text_candidates(ranked, question, query_vector, lexical="bm25" in signals)
         self._add_frames(candidates, frame_hits.result() if frame_hits is not None else [])
         best = sorted(candidates, key=lambda c: -c.score)[:k]
         moments = self._moments(best, videos)
@@ -136,7 +135,7 @@ class Searcher:
 
     # --- transcript hits -------------------------------------------------------------------
 
-    def _text_candidates(self, ranked, question, query_vector, text_model, lexical: bool) -> list[_Candidate]:
+    def _text_candidates(self, ranked, question, query_vector, lexical: bool) -> list[_Candidate]:
         """One candidate per chunk hit, fused over the text signals and narrowed to the
         segments that match."""
         fused: dict[str, dict] = {}
@@ -147,8 +146,7 @@ class Searcher:
                 entry["signals"].append(signal)
         top = sorted(fused.values(), key=lambda e: -e["score"])[:NARROW_CHUNKS]
         chunks = [_row_to_chunk(e["row"]) for e in top]
-        stored = [row_segment_vectors(e["row"]) for e in top]
-        spans = narrow(chunks, question, query_vector, text_model, lexical, stored)
+        spans = narrow(chunks, [row_segment_vectors(e["row"]) for e in top], question, query_vector, lexical)
         # A chunk is 30 s of talk; its best segment is the evidence. Ranking the chunks again by
         # their best segment's score, as one more list in the fusion, lifts the chunk whose
         # matching sentence is the closest over one that is merely on the same subject.
@@ -229,22 +227,15 @@ class Span:
     score: float  # the best segment's: cosine similarity plus the word-overlap bonus
 
 
-def narrow(chunks: list[Chunk], question: str, query_vector: np.ndarray, text_model, lexical: bool = True,
-           stored: list[np.ndarray | None] | None = None) -> list[Span]:
+def narrow(chunks: list[Chunk], segment_vectors: list[np.ndarray], question: str, query_vector: np.ndarray,
+           lexical: bool = True) -> list[Span]:
     """For each chunk, the contiguous run of its segments that best matches the question.
-    Segments are scored by cosine similarity plus (when `lexical`) a bonus for the question's
-    words they contain, which is what finds names the dense model doesn't know. Segment vectors
-    stored at ingest are used as they are; the model embeds only what wasn't stored."""
-    all_segments = [s for chunk in chunks for s in chunk.segments]
-    if not all_segments:
+    Segments are scored by cosine similarity (their vectors were stored at ingest, one row per
+    segment) plus (when `lexical`) a bonus for the question's words they contain, which is what
+    finds names the dense model doesn't know."""
+    if not any(chunk.segments for chunk in chunks):
         return [Span(c.start_s, c.end_s, c.text, 0.0) for c in chunks]
-    stored = stored or [None] * len(chunks)
-    missing = [s.text for chunk, vectors in zip(chunks, stored, strict=True) if vectors is None for s in chunk.segments]
-    computed = iter(text_model.embed(missing)) if missing else iter(())
-    vectors = np.concatenate([
-        v if v is not None else np.stack([next(computed) for _ in c.segments]).reshape(len(c.segments), -1)
-        for c, v in zip(chunks, stored, strict=True) if c.segments
-    ])
+    vectors = np.concatenate([v for c, v in zip(chunks, segment_vectors, strict=True) if c.segments])
     similarity = vectors @ query_vector
     words = _content_words(question) if lexical else set()
     spans = []

@@ -131,13 +131,10 @@ class Store:
 
     # --- writes ----------------------------------------------------------------------------
 
-    def insert_chunks(self, video_id: str, chunks: Sequence[Chunk], vectors, segment_vectors=None) -> None:
+    def insert_chunks(self, video_id: str, chunks: Sequence[Chunk], vectors, segment_vectors) -> None:
         """Chunks with their vectors; `segment_vectors[i]` holds one vector per segment of chunk i,
         kept so that search can narrow a hit to its segment without running the model again."""
-        rows = [
-            chunk_to_row(video_id, i, chunk, vectors[i], segment_vectors[i] if segment_vectors is not None else None)
-            for i, chunk in enumerate(chunks)
-        ]
+        rows = [chunk_to_row(video_id, i, chunk, vectors[i], segment_vectors[i]) for i, chunk in enumerate(chunks)]
         self._insert(TEXT_COLLECTION, rows)
 
     def insert_frames(self, video_id: str, frames: Sequence[Frame], vectors: np.ndarray) -> None:
@@ -340,13 +337,13 @@ def _keyed_json_row(key: str, info: dict) -> dict:
     return {"id": key, "info": info, "placeholder": [0.0] * PLACEHOLDER_DIM}
 
 
-def chunk_to_row(video_id: str, index: int, chunk: Chunk, vector: np.ndarray, segment_vectors=None) -> dict:
-    segments = [[s.start_s, s.end_s, s.text] for s in chunk.segments]
-    if segment_vectors is not None:
-        # float16 in base64: a tenth of the size of a JSON list of floats, and precise enough
-        # to rank a handful of sentences against each other.
-        for segment, vec in zip(segments, segment_vectors, strict=True):
-            segment.append(base64.b64encode(np.asarray(vec, dtype=np.float16).tobytes()).decode("ascii"))
+def chunk_to_row(video_id: str, index: int, chunk: Chunk, vector: np.ndarray, segment_vectors) -> dict:
+    # Each segment's vector as float16 in base64: a tenth of the size of a JSON list of floats,
+    # and precise enough to rank a handful of sentences against each other.
+    segments = [
+        [s.start_s, s.end_s, s.text, base64.b64encode(np.asarray(vec, dtype=np.float16).tobytes()).decode("ascii")]
+        for s, vec in zip(chunk.segments, segment_vectors, strict=True)
+    ]
     return {
         "id": f"{video_id}:t{index}",
         "video_id": video_id,
@@ -363,11 +360,11 @@ def row_to_chunk(row: dict) -> Chunk:
     return Chunk(float(row["start_s"]), float(row["end_s"]), row["text"], segments)
 
 
-def row_segment_vectors(row: dict) -> np.ndarray | None:
-    """The stored vectors of a chunk row's segments, one row each; None when they weren't stored."""
-    encoded = [item[3] if len(item) > 3 else None for item in row["segments"]]
-    if not encoded or any(e is None for e in encoded):
-        return None
+def row_segment_vectors(row: dict) -> np.ndarray:
+    """The stored vectors of a chunk row's segments, one row each."""
+    encoded = [item[3] for item in row["segments"]]
+    if not encoded:  # a chunk without segments: nothing to narrow
+        return np.zeros((0, 0), dtype=np.float32)
     return np.stack([np.frombuffer(base64.b64decode(e), dtype=np.float16) for e in encoded]).astype(np.float32)
 
 

@@ -8,15 +8,17 @@ import numpy as np
 import pytest
 
 from rag.errors import ModelMismatchError, StoreLockedError
-from rag.store import Store, chunk_to_row, info_to_video, row_to_chunk, video_to_info
+from rag.store import Store, chunk_to_row, info_to_video, row_segment_vectors, row_to_chunk, video_to_info
 from rag.types import Chunk, Frame, Segment, Video
 
 
-def test_chunk_row_round_trip_keeps_segment_times():
+def test_chunk_row_round_trip_keeps_segment_times_and_vectors():
     chunk = Chunk(1.5, 9.0, "a b", (Segment(1.5, 4.0, "a"), Segment(4.0, 9.0, "b")))
-    row = chunk_to_row("vid", 3, chunk, np.ones(4, dtype=np.float32))
+    segment_vectors = np.array([[0.6, 0.8, 0, 0], [0, 0, 1, 0]], dtype=np.float32)
+    row = chunk_to_row("vid", 3, chunk, np.ones(4, dtype=np.float32), segment_vectors)
     assert row["id"] == "vid:t3" and row["video_id"] == "vid"
     assert row_to_chunk(row) == chunk
+    assert np.allclose(row_segment_vectors(row), segment_vectors, atol=1e-3)  # float16 on the way
 
 
 def test_video_paths_are_stored_relative_to_the_data_dir(tmp_path):
@@ -31,7 +33,7 @@ def test_write_read_delete(settings):
     store.ensure_collection("text", "mini", 4)
     store.ensure_collection("image", "clip", 2)
     chunks = [Chunk(0, 5, "hello", (Segment(0, 5, "hello"),)), Chunk(5, 9, "world", (Segment(5, 9, "world"),))]
-    store.insert_chunks("v1", chunks, np.eye(4, dtype=np.float32)[:2])
+    store.insert_chunks("v1", chunks, np.eye(4, dtype=np.float32)[:2], [np.eye(4, dtype=np.float32)[2:3]] * 2)
     frame_path = settings.data_dir.resolve() / "frames" / "v1" / "000000.jpg"
     store.insert_frames("v1", [Frame(0.0, str(frame_path))], np.array([[1.0, 0.0]], dtype=np.float32))
     assert store.list_videos() == []  # written but not committed: invisible
