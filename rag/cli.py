@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from rag.clock import format_clock
 from rag.errors import AnswerError, VidragError, first_line
+from rag.eval_cli import add_eval_parser, run_eval
 
 EXIT_ERROR = 1
 EXIT_VLM_FAILED = 3
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.add_argument("--video", action="append", metavar="ID", help="only this video (repeatable)")
     ask.add_argument("--json", action="store_true", help="print one JSON object when done")
+    add_eval_parser(commands)
     return parser
 
 
@@ -41,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args) -> int:
     from rag import Library
 
+    if args.command == "eval":
+        return run_eval(args)
     library = Library()
     if not library.store.list_videos():
         print("No videos indexed yet. Add some with: python -m ingest add PATH", file=sys.stderr)
