@@ -1,4 +1,4 @@
-"""`python -m bench NAME [--json]`: frames, ingest, retrieval, prompt. See BENCHMARKS.md."""
+"""`python -m bench NAME [--json]`: frames, ingest, retrieval, prompt, clips. See BENCHMARKS.md."""
 
 from __future__ import annotations
 
@@ -40,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     retrieval.add_argument("--queries", type=int, default=40)
     retrieval.add_argument("--default-shaped-models", action="store_true")
     commands.add_parser("prompt", parents=[common], help="Pixtral tokens of the default prompt and of the seed's")
+    clips = commands.add_parser("clips", parents=[common], help="clip context's decode time per question")
+    clips.add_argument("video", nargs="?", help="default: a generated 10-minute 720p H.264 video")
+    clips.add_argument("--questions", type=int, default=20)
     args = parser.parse_args(argv)
 
     if getattr(args, "default_shaped_models", False):
@@ -59,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import retrieval as bench
 
         result = {"runs": [bench.run(hours, queries=args.queries) for hours in args.hours]}
+    elif args.name == "clips":
+        from bench import clips as bench
+
+        result = bench.run(args.video, questions=args.questions)
     else:
         from bench import prompt as bench
 
