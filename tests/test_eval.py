@@ -154,3 +154,26 @@ def _found_but_starts_in_silence(library, case, tolerance_s=2.0) -> bool:
     before it: the right text, at a time that sends the player into silence."""
     moments = library.searcher.search(case.question, k=3)
     return any(m.start_s < case.start_s - tolerance_s and m.end_s > case.start_s for m in moments)
+
+
+def test_answers_are_scored_against_their_windows(library):
+    """--answers: citations inside the expected window, supported citations, answer_contains;
+    a VLM that can't be reached is counted as failed answers, not a crash."""
+    from openai_stub import StubVLM, refused_url
+    from rag import Library
+    from rag.eval import score_answers
+
+    lib, ids = library
+    cases = [Case(1, "How long should I work the dough with my hands?", "cooking.mp4", 10.0, 14.8, ("ten minutes",)),
+             Case(2, "How hot does the oven need to be?", "cooking.mp4", 25.0, 29.8, ("degrees",))]
+    video_ids = {c.line: ids["cooking.mp4"] for c in cases}
+    with StubVLM(reply="Knead it for ten minutes [00:10], not [09:00].") as stub:
+        settings = lib.settings.model_copy(update={"vlm_base_url": stub.base_url, "vlm_timeout_s": 5.0})
+        data = score_answers(Library(settings, store=lib.store), cases, video_ids).to_json()
+    assert data["answered"] == 2 and data["failed"] == 0 and data["citations"] == 4
+    assert data["citations_in_window"] == 0.25  # [00:10], for the kneading question only
+    assert data["answer_contains"] == 0.5 and data["answer_contains_checked"] == 2
+    assert data["with_supported_citation"] >= 0.5  # [00:10] is a retrieved kneading moment
+    settings = lib.settings.model_copy(update={"vlm_base_url": refused_url(), "vlm_timeout_s": 2.0})
+    failed = score_answers(Library(settings, store=lib.store), cases[:1], video_ids)
+    assert failed.answered == 0 and len(failed.failed) == 1 and failed.failed[0].startswith("line 1: ")
