@@ -28,6 +28,7 @@ META_COLLECTION = "vidrag_meta"  # which embedding model built each vector colle
 INSERT_BATCH = 256  # rows per insert call
 QUERY_LIMIT = 16384  # Milvus's largest query window
 MAX_TEXT = 16384  # characters of chunk text stored
+MAX_VARCHAR = 65535  # bytes of UTF-8: the longest VARCHAR a Milvus server (and Milvus Lite 2.x) accepts
 ID_LENGTH = 64
 PATH_LENGTH = 4096
 PLACEHOLDER_DIM = 2  # Milvus wants a vector field in every collection, even the registry
@@ -298,7 +299,7 @@ def _text_schema(client, dim: int):
     schema.add_field("video_id", DataType.VARCHAR, max_length=ID_LENGTH)
     schema.add_field("start_s", DataType.DOUBLE)
     schema.add_field("end_s", DataType.DOUBLE)
-    schema.add_field("text", DataType.VARCHAR, max_length=MAX_TEXT * 4, enable_analyzer=True)
+    schema.add_field("text", DataType.VARCHAR, max_length=MAX_VARCHAR, enable_analyzer=True)
     schema.add_field("segments", DataType.JSON)
     schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
     schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
@@ -349,10 +350,16 @@ def chunk_to_row(video_id: str, index: int, chunk: Chunk, vector: np.ndarray, se
         "video_id": video_id,
         "start_s": float(chunk.start_s),
         "end_s": float(chunk.end_s),
-        "text": chunk.text[:MAX_TEXT],
+        "text": _fit_utf8(chunk.text[:MAX_TEXT], MAX_VARCHAR),
         "segments": segments,
         "dense": [float(x) for x in vector],
     }
+
+
+def _fit_utf8(text: str, max_bytes: int) -> str:
+    """`text` cut to at most `max_bytes` of UTF-8, never inside a character."""
+    encoded = text.encode("utf-8")
+    return text if len(encoded) <= max_bytes else encoded[:max_bytes].decode("utf-8", errors="ignore")
 
 
 def row_to_chunk(row: dict) -> Chunk:
