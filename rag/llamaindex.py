@@ -19,7 +19,6 @@ CustomQueryEngine that calls `Library.answer`, which sends exactly the request t
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 from llama_index.core.base.response.schema import Response, StreamingResponse
@@ -29,6 +28,7 @@ from llama_index.core.schema import ImageNode, NodeRelationship, NodeWithScore, 
 
 from rag.clock import format_clock
 from rag.errors import AnswerError
+from rag.links import video_url
 from rag.types import Moment, Video
 
 NO_MOMENTS = "No matching moments: the videos don't seem to cover this."
@@ -50,17 +50,6 @@ def moment_text(moment: Moment) -> str:
     seen = getattr(moment, "seen", "")  # set by the describe stage, where it exists
     said = moment.text or "(no speech)"
     return f"Said: {said}\nSeen: {seen}" if seen else said
-
-
-def video_url(video: Video | None, start_s: float, end_s: float | None = None) -> str:
-    """A URL that opens the video at that time: its file with a media fragment (`#t=start,end`),
-    which browsers and most players honour. Empty when the video's file is unknown."""
-    if video is None or not video.file:
-        return ""
-    span = f"{start_s:.3f}".rstrip("0").rstrip(".")
-    if end_s is not None:
-        span += "," + f"{end_s:.3f}".rstrip("0").rstrip(".")
-    return f"{Path(video.file).resolve().as_uri()}#t={span}"
 
 
 def moment_nodes(moment: Moment, video: Video | None, frames: bool = True) -> list[NodeWithScore]:
