@@ -174,3 +174,39 @@ def test_plain_json_rpc_client_over_stdio(indexed):
     assert result.get("isError") is not True
     moments = result["structuredContent"]["moments"]
     assert moments[0]["video_id"] == video_id and any(m["start_s"] == 10.0 for m in moments)
+
+
+def test_vlm_down_and_unknown_tool_in_process(indexed, tmp_path):
+    """With the VLM unreachable, ask is a tool error whose first line names the endpoint, with the
+    moments after it; an unknown tool is a tool error too. (A copy of the library, opened in this
+    process through the SDK's in-process client, so the other tests' servers can still open theirs.)"""
+    import shutil
+
+    from mcp import Client
+
+    from openai_stub import refused_url
+    from rag.mcp_server import build_server
+    from rag.settings import Settings
+
+    env, video_id, _ = indexed
+    shutil.copytree(env["VIDRAG_DATA_DIR"], tmp_path / "data")
+    settings = Settings(
+        _env_file=None, data_dir=tmp_path / "data", whisper_model=env["VIDRAG_WHISPER_MODEL"],
+        clip_model=env["VIDRAG_CLIP_MODEL"], clip_pretrained="", text_model=env["VIDRAG_TEXT_MODEL"], device="cpu",
+        vlm_base_url=refused_url(), vlm_timeout_s=2,
+    )
+
+    async def main():
+        async with Client(build_server(settings)) as client:
+            asked = await client.call_tool("ask", {"question": "How long do I knead?", "include_frames": True})
+            unknown = await client.call_tool("summarise_everything", {})
+            return asked, unknown
+
+    asked, unknown = anyio.run(main)
+    assert asked.is_error
+    first = asked.content[0].text
+    assert first.startswith("cannot reach the VLM at http://127.0.0.1:") and "\n" not in first
+    moments = asked.structured_content["moments"]
+    assert asked.structured_content["error"] in first and any(m["video_id"] == video_id for m in moments)
+    assert any(c.type == "image" for c in asked.content)
+    assert unknown.is_error and "summarise_everything" in unknown.content[0].text
