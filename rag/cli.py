@@ -30,12 +30,24 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.add_argument("--video", action="append", metavar="ID", help="only this video (repeatable)")
     ask.add_argument("--json", action="store_true", help="print one JSON object when done")
+    mcp = commands.add_parser("mcp", help="serve the library to MCP clients (stdio, or --http)")
+    mcp.add_argument("--http", action="store_true", help="streamable HTTP on 127.0.0.1 instead of stdio")
+    mcp.add_argument("--port", type=int, default=8765, help="the HTTP port (default 8765)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "mcp":
+        return run_command(lambda: _mcp(args), args.verbose)
     return run_command(lambda: _run(args), args.verbose)
+
+
+def _mcp(args) -> int:
+    from rag.mcp_server import serve
+    from rag.settings import load_settings
+
+    return serve(load_settings(), http=args.http, port=args.port)
 
 
 def _run(args) -> int:
