@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from rag.clock import format_clock
 from rag.errors import AnswerError, VidragError, first_line
+from rag.eval_cli import add_eval_parser, run_eval
 
 EXIT_ERROR = 1
 EXIT_VLM_FAILED = 3
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     mcp = commands.add_parser("mcp", help="serve the library to MCP clients (stdio, or --http)")
     mcp.add_argument("--http", action="store_true", help="streamable HTTP on 127.0.0.1 instead of stdio")
     mcp.add_argument("--port", type=int, default=8765, help="the HTTP port (default 8765)")
+    add_eval_parser(commands)
     return parser
 
 
@@ -53,6 +55,8 @@ def _mcp(args) -> int:
 def _run(args) -> int:
     from rag import Library
 
+    if args.command == "eval":
+        return run_eval(args)
     library = Library()
     if not library.store.list_videos():
         print("No videos indexed yet. Add some with: python -m ingest add PATH", file=sys.stderr)
