@@ -99,7 +99,7 @@ def _ask(args, library) -> int:
         print(json.dumps(_ask_json(answer, answer.citations, failure), indent=2, ensure_ascii=False))
     else:
         if answer.text:
-            print()
+            print(" [answer cut short]" if answer.cut else "")
         unsupported = [c.label for c in answer.citations if not c.supported]
         if unsupported:
             print(printable(f"(not found in the retrieved moments: {', '.join(unsupported)})"))
@@ -120,6 +120,7 @@ def _ask_json(answer, citations, failure=None) -> dict:
     }
     if failure:
         result["error"] = str(failure)
+        result["cut"] = answer.cut
     return result
 
 
