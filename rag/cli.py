@@ -12,6 +12,7 @@ from collections.abc import Callable
 from rag.clock import format_clock
 from rag.errors import AnswerError, VidragError, first_line
 from rag.eval_cli import add_eval_parser, run_eval
+from rag.terminal import printable
 
 EXIT_ERROR = 1
 EXIT_VLM_FAILED = 3
@@ -80,7 +81,7 @@ def run_command(command: Callable[[], int], verbose: bool, interrupted: str = ""
         if verbose:
             logging.exception("error")
         message = str(error) if isinstance(error, VidragError) else f"{type(error).__name__}: {first_line(error)}"
-        print(f"error: {message}", file=sys.stderr)
+        print(printable(f"error: {message}"), file=sys.stderr)
         return EXIT_ERROR
 
 
@@ -107,21 +108,21 @@ def _ask(args, library) -> int:
     try:
         for piece in answer:
             if not args.json:
-                print(piece, end="", flush=True)
+                print(printable(piece, keep_newlines=True), end="", flush=True)
     except AnswerError as e:
         failure = e
     if args.json:
         print(json.dumps(_ask_json(answer, answer.citations, failure), indent=2, ensure_ascii=False))
     else:
         if answer.text:
-            print()
+            print(" [answer cut short]" if answer.cut else "")
         unsupported = [c.label for c in answer.citations if not c.supported]
         if unsupported:
-            print(f"(not found in the retrieved moments: {', '.join(unsupported)})")
+            print(printable(f"(not found in the retrieved moments: {', '.join(unsupported)})"))
         print("\nSources:" if not failure else "Moments found:")
         print_moments(answer.moments)
     if failure:
-        print(f"error: {failure} (showing the moments only)", file=sys.stderr)
+        print(printable(f"error: {failure} (showing the moments only)"), file=sys.stderr)
         return EXIT_VLM_FAILED
     return 0
 
@@ -135,17 +136,18 @@ def _ask_json(answer, citations, failure=None) -> dict:
     }
     if failure:
         result["error"] = str(failure)
+        result["cut"] = answer.cut
     return result
 
 
 def print_moments(moments) -> None:
     for number, m in enumerate(moments, 1):
         span = f"[{format_clock(m.start_s)}-{format_clock(m.end_s)}]"
-        print(f"{number}. {m.video_name} {span}  ({'+'.join(m.signals)}, score {m.score:.4f})")
+        print(printable(f"{number}. {m.video_name} {span}  ({'+'.join(m.signals)}, score {m.score:.4f})"))
         if m.text:
-            print(f"   \"{m.text}\"")
+            print(printable(f"   \"{m.text}\""))
         if m.frame:
-            print(f"   frame at [{format_clock(m.frame.timestamp_s)}]: {m.frame.path}")
+            print(printable(f"   frame at [{format_clock(m.frame.timestamp_s)}]: {m.frame.path}"))
 
 
 def quiet_libraries(verbose: bool) -> None:

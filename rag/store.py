@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.datadir import check_writable
 from rag.errors import ModelMismatchError, StoreError, StoreLockedError, first_line
 from rag.settings import Settings
 from rag.types import Chunk, Frame, Segment, Video
@@ -59,7 +60,7 @@ class Store:
         self.data_dir = settings.data_dir.resolve()
         target = settings.milvus_target
         if settings.is_milvus_lite:
-            Path(target).parent.mkdir(parents=True, exist_ok=True)
+            check_writable(Path(target).parent)
             # Milvus Lite serves gRPC inside this process and lacks AllocTimestamp, which pymilvus
             # asks for after creating an index and then does without; grpc logs each as a traceback.
             logging.getLogger("grpc._server").setLevel(logging.CRITICAL)

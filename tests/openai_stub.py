@@ -14,11 +14,14 @@ DEFAULT_REPLY = "The bird wakes up and stretches its wings [00:05]. Then the rab
 
 class StubVLM:
     """mode: "ok" streams `reply`; "error" answers HTTP 500; "hang" never answers; "cut" sends
-    half the stream and drops the connection."""
+    half the stream and drops the connection. `interval_s` waits that long before each piece
+    (a slow server: every wait is short, the whole answer long)."""
 
-    def __init__(self, mode: str = "ok", reply: str = DEFAULT_REPLY, model: str = "mistralai/Pixtral-12B-2409"):
+    def __init__(self, mode: str = "ok", reply: str = DEFAULT_REPLY, model: str = "mistralai/Pixtral-12B-2409",
+                 interval_s: float = 0.0):
         self.mode = mode
         self.reply = reply
+        self.interval_s = interval_s
         self.model = model
         self.requests: list[dict] = []
         self._stopping = threading.Event()
@@ -89,6 +92,8 @@ class StubVLM:
                 pieces = stub.pieces()
                 cut_at = len(pieces) // 2 if stub.mode == "cut" else None
                 for i, piece in enumerate(pieces):
+                    if stub.interval_s and stub._stopping.wait(stub.interval_s):
+                        return
                     if i == cut_at:
                         time.sleep(0.05)
                         self.connection.shutdown(socket.SHUT_RDWR)  # mid-stream, no final chunk
