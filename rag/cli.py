@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from rag.clock import format_clock
 from rag.errors import AnswerError, VidragError, first_line
+from rag.video_cli import VIDEO_COMMANDS, add_video_commands
 
 EXIT_ERROR = 1
 EXIT_VLM_FAILED = 3
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.add_argument("--video", action="append", metavar="ID", help="only this video (repeatable)")
     ask.add_argument("--json", action="store_true", help="print one JSON object when done")
+    add_video_commands(commands)
     return parser
 
 
@@ -44,9 +46,13 @@ def _run(args) -> int:
     library = Library()
     if not library.store.list_videos():
         print("No videos indexed yet. Add some with: python -m ingest add PATH", file=sys.stderr)
+        if args.command in VIDEO_COMMANDS and args.command != "videos":
+            raise VidragError(f"no video with id {args.video_id}")
         if args.json:
-            print(json.dumps([] if args.command == "search" else _ask_json(None, [])))
+            print(json.dumps([] if args.command in ("search", "videos") else _ask_json(None, [])))
         return 0
+    if args.command in VIDEO_COMMANDS:
+        return VIDEO_COMMANDS[args.command](args, library)
     return _search(args, library) if args.command == "search" else _ask(args, library)
 
 

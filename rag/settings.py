@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     vlm_image_max_side: int = Field(640, ge=64, le=2048, description="Frames are downscaled to this longest side.")
     search_k: int = Field(5, ge=1, le=50, description="Moments retrieved per question.")
 
+    # Whole videos (issue 10): summaries and chapters after ingest.
+    summarize: Literal["auto", "on", "off"] = Field(
+        "auto", description="Summary and chapters after ingest: auto (when the VLM answers), on (always try), off.")
+
     @field_validator("whisper_language")
     @classmethod
     def _normalise_language(cls, value: str) -> str:
