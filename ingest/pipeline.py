@@ -24,13 +24,16 @@ from ingest.frames import extract_frames
 from ingest.probe import MediaInfo, list_packets, probe
 from ingest.storage import content_id, disk_full, looks_full, take_copy
 from ingest.subtitles import find_sidecar, read_embedded, read_sidecar
+from ingest.summary import summarize_after_add
 from ingest.transcribe import transcribe_windows
 from rag.datadir import check_writable
-from rag.errors import IngestError, VidragError
+from rag.errors import IngestError
 from rag.models import load_clip_embedder, load_text_embedder, load_whisper
 from rag.settings import Settings
 from rag.store import Store
 from rag.types import Transcript, Video
+from rag.video_index import VideoIndex
+from rag.video_search import find_video
 
 log = logging.getLogger(__name__)
 # Called as work advances: (stage, done, total). Stages, in order:
@@ -98,11 +101,14 @@ class Ingestor:
         path = Path(path)
         name = name or path.name
         try:
-            return self._add(path, name, subtitles, progress or (lambda stage, done, total: None), video_id, move)
+            result = self._add(path, name, subtitles, progress or (lambda stage, done, total: None), video_id, move)
         except IngestError as e:
             if name != path.name:  # an upload: speak of the file the user knows
                 raise IngestError(str(e).replace(str(path), name).replace(path.name, name)) from e
             raise
+        if result.status != "exists":
+            result.warnings.extend(summarize_after_add(self.settings, self.store, result.video))
+        return result
 
     def _add(self, path: Path, name: str, subtitles: Path | None, progress: Progress, video_id: str | None,
              move: bool):
@@ -206,6 +212,7 @@ class Ingestor:
             created=datetime.now(UTC).isoformat(timespec="seconds"),
             extra={"rotation": info.rotation, "format": info.format},
         )
+        VideoIndex(self.store).refresh(video_id)  # its video-level vectors, from the rows just written
         self.store.commit_video(video)  # the commit marker: from here on the video is visible
         progress("index", 3, 3)
         return video, warnings
@@ -250,14 +257,7 @@ class Ingestor:
 
     def find(self, id_or_prefix: str) -> Video:
         """A video by its id, or by an unambiguous start of it (at least 4 characters)."""
-        videos = self.store.list_videos()
-        exact = [v for v in videos if v.id == id_or_prefix]
-        matches = exact or ([v for v in videos if v.id.startswith(id_or_prefix)] if len(id_or_prefix) >= 4 else [])
-        if not matches:
-            raise VidragError(f"no video with id {id_or_prefix}")
-        if len(matches) > 1:
-            raise VidragError(f"{id_or_prefix} matches {len(matches)} videos; give more of the id")
-        return matches[0]
+        return find_video(self.store, id_or_prefix)
 
     def remove(self, id_or_prefix: str) -> Video:
         """Delete a video's rows from every collection, its frames and its stored file."""

@@ -13,6 +13,7 @@ from rag.clock import format_clock
 from rag.errors import AnswerError, VidragError, first_line
 from rag.eval_cli import add_eval_parser, run_eval
 from rag.terminal import printable
+from rag.video_cli import VIDEO_COMMANDS, add_video_commands
 
 EXIT_ERROR = 1
 EXIT_VLM_FAILED = 3
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     mcp.add_argument("--http", action="store_true", help="streamable HTTP on 127.0.0.1 instead of stdio")
     mcp.add_argument("--port", type=int, default=8765, help="the HTTP port (default 8765)")
     add_eval_parser(commands)
+    add_video_commands(commands)
     return parser
 
 
@@ -61,9 +63,13 @@ def _run(args) -> int:
     library = Library()
     if not library.store.list_videos():
         print("No videos indexed yet. Add some with: python -m ingest add PATH", file=sys.stderr)
+        if args.command in VIDEO_COMMANDS and args.command != "videos":
+            raise VidragError(f"no video with id {args.video_id}")
         if args.json:
-            print(json.dumps([] if args.command == "search" else _ask_json(None, [])))
+            print(json.dumps([] if args.command in ("search", "videos") else _ask_json(None, [])))
         return 0
+    if args.command in VIDEO_COMMANDS:
+        return VIDEO_COMMANDS[args.command](args, library)
     return _search(args, library) if args.command == "search" else _ask(args, library)
 
 

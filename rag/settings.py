@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     # Faults (issue 13): room to spare on the data disk, and a total deadline for an answer.
     min_free_mb: int = Field(512, ge=0, description="Free space (MB) that must remain after storing a video's copy.")
     vlm_deadline_s: float = Field(300.0, gt=0, description="Seconds an answer may take in all; then it is cut.")
+    # Whole videos (issue 10): summaries and chapters after ingest.
+    summarize: Literal["auto", "on", "off"] = Field(
+        "auto", description="Summary and chapters after ingest: auto (when the VLM answers), on (always try), off.")
 
     @field_validator("whisper_language")
     @classmethod

@@ -25,6 +25,11 @@ TEXT_COLLECTION = "vidrag_text"
 IMAGE_COLLECTION = "vidrag_images"
 VIDEO_COLLECTION = "vidrag_videos"  # the registry; a video's row here is its commit marker
 META_COLLECTION = "vidrag_meta"  # which embedding model built each vector collection
+# Whole-video rows, keyed by `video_id` (rag/video_index.py writes them; delete_video removes them).
+SUMMARY_COLLECTION = "vidrag_summaries"
+VIDEO_IMAGE_COLLECTION = "vidrag_video_images"
+VIDEO_TEXT_COLLECTION = "vidrag_video_texts"
+VIDEO_LEVEL_COLLECTIONS = (SUMMARY_COLLECTION, VIDEO_IMAGE_COLLECTION, VIDEO_TEXT_COLLECTION)
 
 INSERT_BATCH = 256  # rows per insert call
 QUERY_LIMIT = 16384  # Milvus's largest query window
@@ -92,7 +97,7 @@ class Store:
             if not self._has(name):
                 self._create(name, _keyed_json_schema(self.client))
         # A reopened database starts with its collections released; queries need them loaded.
-        for name in (VIDEO_COLLECTION, META_COLLECTION, TEXT_COLLECTION, IMAGE_COLLECTION):
+        for name in (VIDEO_COLLECTION, META_COLLECTION, TEXT_COLLECTION, IMAGE_COLLECTION, *VIDEO_LEVEL_COLLECTIONS):
             if self._has(name):
                 self.client.load_collection(name)
 
@@ -165,7 +170,7 @@ class Store:
         """Hide the video first (registry row), then drop its vectors, so no reader sees half of it."""
         expr = f"video_id == {json.dumps(video_id)}"
         self.client.delete(VIDEO_COLLECTION, filter=f"id == {json.dumps(video_id)}")
-        for collection in (TEXT_COLLECTION, IMAGE_COLLECTION):
+        for collection in (TEXT_COLLECTION, IMAGE_COLLECTION, *VIDEO_LEVEL_COLLECTIONS):
             if self._has(collection):
                 self.client.delete(collection, filter=expr)
 
