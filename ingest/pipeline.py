@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ingest.audio import audio_windows
 from ingest.chunks import chunk_segments
+from ingest.describe import describe_stage
 from ingest.frames import extract_frames
 from ingest.probe import MediaInfo, list_packets, probe
 from ingest.subtitles import find_sidecar, read_embedded, read_sidecar
@@ -27,10 +28,11 @@ from rag.errors import IngestError, VidragError
 from rag.models import load_clip_embedder, load_text_embedder, load_whisper
 from rag.settings import Settings
 from rag.store import Store
+from rag.tags import tag_video
 from rag.types import Transcript, Video
 
 # Called as work advances: (stage, done, total). Stages, in order:
-STAGES = ("probe", "frames", "transcript", "embeddings", "index")
+STAGES = ("probe", "frames", "describe", "transcript", "embeddings", "index")
 Progress = Callable[[str, float, float], None]
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv", ".3gp"}
@@ -46,6 +48,8 @@ class AddResult:
     video: Video
     status: str  # "added", "exists" (same bytes already indexed), or "repaired" (leftovers cleaned)
     warnings: list[str] = field(default_factory=list)
+    described: int = 0  # frames described by the VLM
+    not_described: str = ""  # why no frame was sent to be described, or ""
 
 
 def content_id(path: Path) -> str:
@@ -111,12 +115,12 @@ class Ingestor:
             self._delete(video_id)
         progress("probe", 1, 1)
         try:
-            video, warnings = self._index(path, name, video_id, info, packet_list, subtitles, progress)
+            video, warnings, described = self._index(path, name, video_id, info, packet_list, subtitles, progress)
         except BaseException:
             # Whatever stopped us, take back what was written; a kill -9 is cleaned by the next add.
             self._delete(video_id)
             raise
-        return AddResult(video, status, warnings)
+        return AddResult(video, status, warnings, described.described, described.skipped)
 
     def _index(self, path, name, video_id, info: MediaInfo, packet_list, subtitles, progress: Progress):
         warnings: list[str] = []
@@ -135,6 +139,10 @@ class Ingestor:
                 on_frame=lambda done, total: progress("frames", done, total),
                 packet_list=packet_list,
             )
+        described = describe_stage(settings, self.store, text_model, video_id, frames,
+                                   progress=lambda done, total: progress("describe", done, total))
+        if described.warning:
+            warnings.append(described.warning)
 
         progress("transcript", 0, 2)
         transcript, audio_s = self._transcript(path, info, subtitles, warnings, progress)
@@ -150,6 +158,7 @@ class Ingestor:
         for i in range(0, len(frames), EMBED_BATCH):
             image_vectors.extend(clip.embed_images([f.path for f in frames[i : i + EMBED_BATCH]]))
             progress("embeddings", texts + len(image_vectors), total)
+        frame_tags, tags = tag_video(settings, clip, image_vectors) if frames else ([], [])
 
         progress("index", 0, 3)
         self.store.insert_chunks(video_id, chunks, chunk_vectors, segment_vectors)
@@ -169,10 +178,12 @@ class Ingestor:
             has_video=info.video is not None,
             created=datetime.now(UTC).isoformat(timespec="seconds"),
             extra={"rotation": info.rotation, "format": info.format},
+            tags=tags,
+            frame_tags=frame_tags,
         )
         self.store.commit_video(video)  # the commit marker: from here on the video is visible
         progress("index", 3, 3)
-        return video, warnings
+        return video, warnings, described
 
     def _transcript(self, path: Path, info: MediaInfo, subtitles: Path | None, warnings: list[str], progress):
         """Subtitles beside the file, then subtitles inside it, then Whisper on the audio."""

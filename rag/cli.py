@@ -22,10 +22,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--verbose", action="store_true", help="show tracebacks and library logs")
     commands = parser.add_subparsers(dest="command", required=True)
     search = commands.add_parser("search", help="find the moments that match a query")
-    search.add_argument("query")
+    search.add_argument("query", nargs="?", default="", help="words to search for (optional with --image)")
+    search.add_argument("--image", metavar="PATH", help="a JPEG, PNG or WebP image: moments that look like it")
+    search.add_argument("--tag", metavar="TAG", help="only moments whose frames carry this zero-shot tag")
     search.add_argument("--video", action="append", metavar="ID", help="only this video (repeatable)")
     search.add_argument("--k", type=int, default=None, help="how many moments (default VIDRAG_SEARCH_K)")
     search.add_argument("--json", action="store_true", help="print a JSON array of moments")
+    similar = commands.add_parser("similar", help="moments that look like a video's frame (or the whole video)")
+    similar.add_argument("video_id", metavar="VIDEO_ID")
+    similar.add_argument("--at", type=float, metavar="SECONDS", help="the frame at this time in the video")
+    similar.add_argument("--k", type=int, default=None, help="how many moments (default VIDRAG_SEARCH_K)")
+    similar.add_argument("--json", action="store_true", help="print a JSON array of moments")
     ask = commands.add_parser("ask", help="answer a question from the videos, with cited times")
     ask.add_argument("question")
     ask.add_argument("--video", action="append", metavar="ID", help="only this video (repeatable)")
@@ -45,9 +52,9 @@ def _run(args) -> int:
     if not library.store.list_videos():
         print("No videos indexed yet. Add some with: python -m ingest add PATH", file=sys.stderr)
         if args.json:
-            print(json.dumps([] if args.command == "search" else _ask_json(None, [])))
+            print(json.dumps(_ask_json(None, []) if args.command == "ask" else []))
         return 0
-    return _search(args, library) if args.command == "search" else _ask(args, library)
+    return {"search": _search, "ask": _ask, "similar": _similar}[args.command](args, library)
 
 
 def run_command(command: Callable[[], int], verbose: bool, interrupted: str = "") -> int:
@@ -69,7 +76,28 @@ def run_command(command: Callable[[], int], verbose: bool, interrupted: str = ""
 
 
 def _search(args, library) -> int:
-    moments = library.search(args.query, video_ids=args.video, k=args.k)
+    if not args.query.strip() and not args.image:
+        raise VidragError("give a query, an --image, or both")
+    if args.tag:
+        from rag.tags import search_with_tag
+
+        moments = search_with_tag(library.searcher, args.query, args.tag, video_ids=args.video, k=args.k,
+                                  image=args.image)
+    else:
+        moments = library.searcher.search(args.query, video_ids=args.video, k=args.k, image=args.image)
+    return _print_found(args, moments)
+
+
+def _similar(args, library) -> int:
+    if args.at is None:
+        raise VidragError("similar without --at (whole-video similarity) is not available in this build; "
+                          "give --at SECONDS")
+    from rag.image_search import similar
+
+    return _print_found(args, similar(library.searcher, args.video_id, args.at, k=args.k))
+
+
+def _print_found(args, moments) -> int:
     if args.json:
         print(json.dumps([m.to_json() for m in moments], indent=2, ensure_ascii=False))
     elif not moments:
@@ -127,7 +155,9 @@ def print_moments(moments) -> None:
         span = f"[{format_clock(m.start_s)}-{format_clock(m.end_s)}]"
         print(f"{number}. {m.video_name} {span}  ({'+'.join(m.signals)}, score {m.score:.4f})")
         if m.text:
-            print(f"   \"{m.text}\"")
+            print(f"   said: \"{m.text}\"")
+        if m.seen:
+            print(f"   seen: \"{m.seen}\"")
         if m.frame:
             print(f"   frame at [{format_clock(m.frame.timestamp_s)}]: {m.frame.path}")
 
