@@ -7,7 +7,7 @@ import json
 import sys
 
 from rag.clock import format_clock
-from rag.errors import AnswerError, VidragError
+from rag.errors import AnswerError
 from rag.webvtt import chapters_to_webvtt
 
 EXIT_VLM_FAILED = 3
@@ -24,11 +24,12 @@ def add_video_commands(commands) -> None:
     videos.add_argument("query")
     videos.add_argument("--k", type=int, default=10, help="how many videos (default 10)")
     videos.add_argument("--json", action="store_true", help="print a JSON array of videos")
-    similar = commands.add_parser("similar", help="videos like this one")
+    similar = commands.add_parser("similar", help="videos like this one (with --at: moments like that frame)")
     similar.add_argument("video_id", metavar="VIDEO_ID")
     similar.add_argument("--at", type=float, default=None, metavar="SECONDS",
                          help="moments like this moment of the video, instead of whole videos")
-    similar.add_argument("--k", type=int, default=10, help="how many results (default 10)")
+    similar.add_argument("--k", type=int, default=None,
+                         help="how many results (default 10 videos, or VIDRAG_SEARCH_K moments with --at)")
     similar.add_argument("--json", action="store_true", help="print a JSON array")
 
 
@@ -74,9 +75,7 @@ def _videos(args, library) -> int:
 def _similar(args, library) -> int:
     from rag.video_search import similar_videos
 
-    if args.at is not None:
-        raise VidragError("similar --at (moments like this one) is not in this version yet")
-    results = similar_videos(library, args.video_id, k=args.k)
+    results = similar_videos(library, args.video_id, k=args.k or 10)
     if args.json:
         print(json.dumps([r.to_json() for r in results], indent=2, ensure_ascii=False))
     elif not results:

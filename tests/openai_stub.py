@@ -11,15 +11,42 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 DEFAULT_REPLY = "The bird wakes up and stretches its wings [00:05]. Then the rabbit appears [00:20]."
+# Words no transcript holds: the description of the frame at 5*i seconds shows FRAME_WORDS[i].
+FRAME_WORDS = ("aardwolf", "bilby", "capybara", "dugong", "echidna", "fossa", "gharial", "hoatzin", "ibex",
+               "jerboa", "kinkajou", "loris", "margay", "numbat", "okapi", "pangolin", "quokka", "radiata")
+_FRAME_AT = re.compile(r"Frame (\d+) at \[(?:(\d+):)?(\d+):(\d+)\]")
+
+
+def frame_word(seconds: float) -> str:
+    return FRAME_WORDS[int(round(seconds / 5.0)) % len(FRAME_WORDS)]
+
+
+def describe_reply(body: dict) -> str:
+    """What a VLM asked to describe frames answers: one "Frame N:" paragraph per frame, naming
+    the frame's word (see FRAME_WORDS) as on-screen text."""
+    text = " ".join(part["text"] for m in body["messages"] if isinstance(m["content"], list)
+                    for part in m["content"] if part["type"] == "text")
+    paragraphs = []
+    for number, hours, minutes, secs in _FRAME_AT.findall(text):
+        seconds = int(hours or 0) * 3600 + int(minutes) * 60 + int(secs)
+        word = frame_word(seconds)
+        paragraphs.append(f'Frame {number}: A colourful test card with moving shapes. On screen: "{word}".')
+    return "\n\n".join(paragraphs)
+
+
+def is_describe_request(body: dict) -> bool:
+    system = body["messages"][0]
+    return system["role"] == "system" and str(system["content"]).startswith("You describe frames")
 
 
 class StubVLM:
-    """mode: "ok" streams `reply`; "error" answers HTTP 500; "hang" never answers; "cut" sends
-    half the stream (or body) and drops the connection. `interval_s` waits that long before each
-    piece (a slow server: every wait is short, the whole answer long). A request with a
-    `response_format` (and no stream) gets one completion: `structured(body)`, or the next of a
-    list of replies (the last one repeats), or by default valid summary JSON made from the
-    request's own [mm:ss] times."""
+    """mode: "ok" streams `reply` (or, to a request to describe frames, describe_reply's);
+    "error" answers HTTP 500; "hang" never answers; "cut" sends half the stream (or body) and
+    drops the connection; "garbage" streams text with no frame descriptions in it. `interval_s`
+    waits that long before each piece (a slow server: every wait is short, the whole answer
+    long). A request with a `response_format` (and no stream) gets one completion:
+    `structured(body)`, or the next of a list of replies (the last one repeats), or by default
+    valid summary JSON made from the request's own [mm:ss] times."""
 
     def __init__(self, mode: str = "ok", reply: str = DEFAULT_REPLY, model: str = "mistralai/Pixtral-12B-2409",
                  interval_s: float = 0.0, structured=None):
@@ -47,8 +74,11 @@ class StubVLM:
         self._server.shutdown()
         self._server.server_close()
 
-    def pieces(self) -> list[str]:
-        words = self.reply.split(" ")
+    def pieces(self, body: dict | None = None) -> list[str]:
+        reply = self.reply
+        if body is not None and is_describe_request(body):
+            reply = "<|im_end|> ??? 0x0" if self.mode == "garbage" else describe_reply(body)
+        words = reply.split(" ")
         return [w if i == 0 else " " + w for i, w in enumerate(words)]
 
     def _handler(self):
@@ -119,7 +149,7 @@ class StubVLM:
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
-                pieces = stub.pieces()
+                pieces = stub.pieces(body)
                 cut_at = len(pieces) // 2 if stub.mode == "cut" else None
                 for i, piece in enumerate(pieces):
                     if stub.interval_s and stub._stopping.wait(stub.interval_s):
