@@ -115,9 +115,10 @@ def test_agent_tool_is_callable_and_describes_the_library(library):
     assert down.content.startswith("(no answer: cannot reach the VLM at") and "knead the dough" in down.content
 
 
-def test_importing_rag_does_not_import_llama_index():
-    """The app and the CLIs import rag; llama-index-core (seconds to import) stays out of them."""
-    code = "import sys, rag, rag.cli, rag.search, rag.answer; print('llama_index' in ' '.join(sys.modules))"
+def test_importing_rag_does_not_import_llama_index_or_mcp():
+    """The app and the CLIs import rag; llama-index-core (seconds to import) and the MCP SDK stay out."""
+    code = ("import sys, rag, rag.cli, rag.search, rag.answer, rag.links; "
+            "print(any(m.split('.')[0] in ('llama_index', 'mcp') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
