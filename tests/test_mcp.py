@@ -210,3 +210,37 @@ def test_vlm_down_and_unknown_tool_in_process(indexed, tmp_path):
     assert asked.structured_content["error"] in first and any(m["video_id"] == video_id for m in moments)
     assert any(c.type == "image" for c in asked.content)
     assert unknown.is_error and "summarise_everything" in unknown.content[0].text
+
+
+def test_streamable_http_on_localhost(indexed):
+    """--http serves the same tools on 127.0.0.1, for clients that connect to a URL."""
+    import socket
+    import time
+
+    from mcp import Client
+
+    env, video_id, folder = indexed
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "rag", "mcp", "--http", "--port", str(port)], cwd=folder,
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    async def main():
+        async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+            return [t.name for t in (await client.list_tools()).tools], await client.call_tool("list_videos", {})
+
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                names, videos = anyio.run(main)
+                break
+            except Exception:
+                assert server.poll() is None, server.stderr.read()
+                assert time.monotonic() < deadline, "the HTTP server did not answer within 120 s"
+                time.sleep(0.5)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert "search_moments" in names and [v["id"] for v in videos.structured_content["videos"]] == [video_id]
