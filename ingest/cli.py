@@ -11,6 +11,7 @@ from rag.cli import EXIT_ERROR, run_command
 from rag.clock import format_clock
 from rag.errors import VidragError
 from rag.settings import Settings, load_settings
+from rag.terminal import printable
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 def _open_ingestor(settings: Settings):
     from ingest.pipeline import Ingestor
 
-    return Ingestor(settings, notify=lambda message: print(message, file=sys.stderr))
+    return Ingestor(settings, notify=lambda message: print(printable(message), file=sys.stderr))
 
 
 def _add(args, settings: Settings) -> int:
@@ -49,9 +50,16 @@ def _add(args, settings: Settings) -> int:
     failed = 0
     for raw in args.paths:
         path = Path(raw)
-        found = media_files(path) if path.exists() else [path]
-        if path.is_dir() and not found:
-            print(f"error: {raw}: no media files in this folder", file=sys.stderr)
+        unreadable: list[str] = []  # and other reasons a path gave nothing to add
+        try:
+            is_dir = path.is_dir()
+        except PermissionError:  # a folder on the way can't be read: ingest says so, per file
+            is_dir = False
+        found = media_files(path, unreadable) if is_dir else [path]
+        if is_dir and not found and not unreadable:
+            unreadable.append(f"{raw}: no media files in this folder")
+        for problem in unreadable:
+            _error(problem)
             failed += 1
         files += found
     ingestor = _open_ingestor(settings) if files else None
@@ -60,13 +68,17 @@ def _add(args, settings: Settings) -> int:
             with _ProgressBars(path.name) as bars:
                 result = ingestor.add(path, progress=bars.update)
         except VidragError as e:
-            print(f"error: {e}" if path.name in str(e) else f"error: {path.name}: {e}", file=sys.stderr)
+            _error(f"{e}" if path.name in str(e) else f"{path.name}: {e}")
             failed += 1
             continue
         for warning in result.warnings:
-            print(f"warning: {path.name}: {warning}", file=sys.stderr)
-        print(_summary(result))
+            print(printable(f"warning: {path.name}: {warning}"), file=sys.stderr)
+        print(printable(_summary(result)))
     return EXIT_ERROR if failed else 0
+
+
+def _error(message: str) -> None:
+    print(printable(f"error: {message}"), file=sys.stderr)
 
 
 def _summary(result) -> str:
@@ -101,7 +113,7 @@ def _list(args, settings: Settings) -> int:
             frames = f"{v.frames:>5} frames" if v.has_video else "   audio only"
             language = v.language or "--"
             duration = format_clock(v.duration_s)
-            print(f"{v.id}  {duration:>8}  {frames}  {v.text_chunks:>4} chunks  {language:>3}  {v.name}")
+            print(printable(f"{v.id}  {duration:>8}  {frames}  {v.text_chunks:>4} chunks  {language:>3}  {v.name}"))
     return 0
 
 
@@ -112,10 +124,10 @@ def _remove(args, settings: Settings) -> int:
         try:
             video = ingestor.remove(video_id)
         except VidragError as e:
-            print(f"error: {e}", file=sys.stderr)
+            _error(str(e))
             failed += 1
             continue
-        print(f"{video.id}  {video.name}: removed")
+        print(printable(f"{video.id}  {video.name}: removed"))
     return EXIT_ERROR if failed else 0
 
 
@@ -160,7 +172,7 @@ class _ProgressBars:
         if stage != self.stage:
             self._close()
             self.stage = stage
-            self.bar = tqdm(total=total, desc=f"{self.name[:24]} {stage}", unit="", leave=False)
+            self.bar = tqdm(total=total, desc=printable(f"{self.name[:24]} {stage}"), unit="", leave=False)
         self.bar.total = total
         self.bar.n = done
         self.bar.refresh()

@@ -11,6 +11,9 @@ from collections.abc import Callable
 
 from rag.clock import format_clock
 from rag.errors import AnswerError, VidragError, first_line
+from rag.eval_cli import add_eval_parser, run_eval
+from rag.terminal import printable
+from rag.video_cli import VIDEO_COMMANDS, add_video_commands
 
 EXIT_ERROR = 1
 EXIT_VLM_FAILED = 3
@@ -28,33 +31,50 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--video", action="append", metavar="ID", help="only this video (repeatable)")
     search.add_argument("--k", type=int, default=None, help="how many moments (default VIDRAG_SEARCH_K)")
     search.add_argument("--json", action="store_true", help="print a JSON array of moments")
-    similar = commands.add_parser("similar", help="moments that look like a video's frame (or the whole video)")
-    similar.add_argument("video_id", metavar="VIDEO_ID")
-    similar.add_argument("--at", type=float, metavar="SECONDS", help="the frame at this time in the video")
-    similar.add_argument("--k", type=int, default=None, help="how many moments (default VIDRAG_SEARCH_K)")
-    similar.add_argument("--json", action="store_true", help="print a JSON array of moments")
     ask = commands.add_parser("ask", help="answer a question from the videos, with cited times")
     ask.add_argument("question")
     ask.add_argument("--video", action="append", metavar="ID", help="only this video (repeatable)")
     ask.add_argument("--json", action="store_true", help="print one JSON object when done")
+    mcp = commands.add_parser("mcp", help="serve the library to MCP clients (stdio, or --http)")
+    mcp.add_argument("--http", action="store_true", help="streamable HTTP on 127.0.0.1 instead of stdio")
+    mcp.add_argument("--port", type=int, default=8765, help="the HTTP port (default 8765)")
+    add_eval_parser(commands)
+    add_video_commands(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "mcp":
+        return run_command(lambda: _mcp(args), args.verbose)
     return run_command(lambda: _run(args), args.verbose)
+
+
+def _mcp(args) -> int:
+    from rag.mcp_server import serve
+    from rag.settings import load_settings
+
+    return serve(load_settings(), http=args.http, port=args.port)
 
 
 def _run(args) -> int:
     from rag import Library
 
+    if args.command == "eval":
+        return run_eval(args)
     library = Library()
     if not library.store.list_videos():
         print("No videos indexed yet. Add some with: python -m ingest add PATH", file=sys.stderr)
+        if args.command in VIDEO_COMMANDS and args.command != "videos":
+            raise VidragError(f"no video with id {args.video_id}")
         if args.json:
             print(json.dumps(_ask_json(None, []) if args.command == "ask" else []))
         return 0
-    return {"search": _search, "ask": _ask, "similar": _similar}[args.command](args, library)
+    if args.command == "similar" and args.at is not None:
+        return _similar(args, library)
+    if args.command in VIDEO_COMMANDS:
+        return VIDEO_COMMANDS[args.command](args, library)
+    return {"search": _search, "ask": _ask}[args.command](args, library)
 
 
 def run_command(command: Callable[[], int], verbose: bool, interrupted: str = "") -> int:
@@ -71,7 +91,7 @@ def run_command(command: Callable[[], int], verbose: bool, interrupted: str = ""
         if verbose:
             logging.exception("error")
         message = str(error) if isinstance(error, VidragError) else f"{type(error).__name__}: {first_line(error)}"
-        print(f"error: {message}", file=sys.stderr)
+        print(printable(f"error: {message}"), file=sys.stderr)
         return EXIT_ERROR
 
 
@@ -89,9 +109,6 @@ def _search(args, library) -> int:
 
 
 def _similar(args, library) -> int:
-    if args.at is None:
-        raise VidragError("similar without --at (whole-video similarity) is not available in this build; "
-                          "give --at SECONDS")
     from rag.image_search import similar
 
     return _print_found(args, similar(library.searcher, args.video_id, args.at, k=args.k))
@@ -119,21 +136,21 @@ def _ask(args, library) -> int:
     try:
         for piece in answer:
             if not args.json:
-                print(piece, end="", flush=True)
+                print(printable(piece, keep_newlines=True), end="", flush=True)
     except AnswerError as e:
         failure = e
     if args.json:
         print(json.dumps(_ask_json(answer, answer.citations, failure), indent=2, ensure_ascii=False))
     else:
         if answer.text:
-            print()
+            print(" [answer cut short]" if answer.cut else "")
         unsupported = [c.label for c in answer.citations if not c.supported]
         if unsupported:
-            print(f"(not found in the retrieved moments: {', '.join(unsupported)})")
+            print(printable(f"(not found in the retrieved moments: {', '.join(unsupported)})"))
         print("\nSources:" if not failure else "Moments found:")
         print_moments(answer.moments)
     if failure:
-        print(f"error: {failure} (showing the moments only)", file=sys.stderr)
+        print(printable(f"error: {failure} (showing the moments only)"), file=sys.stderr)
         return EXIT_VLM_FAILED
     return 0
 
@@ -147,19 +164,20 @@ def _ask_json(answer, citations, failure=None) -> dict:
     }
     if failure:
         result["error"] = str(failure)
+        result["cut"] = answer.cut
     return result
 
 
 def print_moments(moments) -> None:
     for number, m in enumerate(moments, 1):
         span = f"[{format_clock(m.start_s)}-{format_clock(m.end_s)}]"
-        print(f"{number}. {m.video_name} {span}  ({'+'.join(m.signals)}, score {m.score:.4f})")
+        print(printable(f"{number}. {m.video_name} {span}  ({'+'.join(m.signals)}, score {m.score:.4f})"))
         if m.text:
-            print(f"   said: \"{m.text}\"")
+            print(printable(f"   said: \"{m.text}\""))
         if m.seen:
-            print(f"   seen: \"{m.seen}\"")
+            print(printable(f"   seen: \"{m.seen}\""))
         if m.frame:
-            print(f"   frame at [{format_clock(m.frame.timestamp_s)}]: {m.frame.path}")
+            print(printable(f"   frame at [{format_clock(m.frame.timestamp_s)}]: {m.frame.path}"))
 
 
 def quiet_libraries(verbose: bool) -> None:

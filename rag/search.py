@@ -30,6 +30,11 @@ LEFTOVER_MARGIN = 10  # extra results fetched, for rows of videos not (or not ye
 NARROW_CHUNKS = 12  # best chunks whose segments are scored one by one
 SEGMENT_MARGIN = 0.05  # neighbours this close to the best segment's score join the moment
 LEXICAL_WEIGHT = 0.5  # weight of query words found verbatim, next to cosine similarity
+# Each ranked list's weight in the fusion ("segment" is the re-rank of chunks by their best
+# segment). Chosen with `python -m rag eval --signals` (BENCHMARKS.md, "Evaluation"): the best
+# segment is the most precise evidence, so it counts double; a frame's vote counts half, so that
+# in talk, where most frames look alike, CLIP breaks ties instead of overruling the transcript.
+WEIGHTS = {"dense": 1.0, "bm25": 1.0, "clip": 0.5, "segment": 2.0}
 _WORD = re.compile(r"[\w']+", re.UNICODE)
 _STOPWORDS = frozenset(
     "a an and are as at be but by did do does for from had has have he her his how i in is it its of on or"
@@ -160,7 +165,7 @@ class Searcher:
         for signal, rows in ranked.items():
             for rank, row in enumerate(rows):
                 entry = fused.setdefault(row["id"], {"row": row, "score": 0.0, "signals": []})
-                entry["score"] += 1.0 / (RRF_K + rank + 1)
+                entry["score"] += WEIGHTS[signal] / (RRF_K + rank + 1)
                 entry["signals"].append(signal)
         top = sorted(fused.values(), key=lambda e: -e["score"])[:NARROW_CHUNKS]
         chunks = [_row_to_chunk(e["row"]) for e in top]
@@ -170,7 +175,7 @@ class Searcher:
         # matching sentence is the closest over one that is merely on the same subject.
         by_segment = sorted(range(len(top)), key=lambda i: -spans[i].score)
         for rank, i in enumerate(by_segment):
-            top[i]["score"] += 1.0 / (RRF_K + rank + 1)
+            top[i]["score"] += WEIGHTS["segment"] / (RRF_K + rank + 1)
         return [
             mark_visual(_Candidate(e["row"]["video_id"], span.start_s, span.end_s, span.text, e["score"], e["signals"]),
                         e["row"])
@@ -184,7 +189,7 @@ class Searcher:
         video joins it; any other frame is a moment of its own, its sampling window."""
         slack = self.frame_interval_s / 2
         for rank, (video_id, frame, _) in enumerate(frame_hits):
-            bonus = 1.0 / (RRF_K + rank + 1)
+            bonus = WEIGHTS["clip"] / (RRF_K + rank + 1)
             home = next(
                 (c for c in candidates
                  if c.video_id == video_id and c.start_s - slack <= frame.timestamp_s <= c.end_s + slack),

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.datadir import check_writable
 from rag.errors import ModelMismatchError, StoreError, StoreLockedError, first_line
 from rag.settings import Settings
 from rag.types import Chunk, Frame, Segment, Video
@@ -24,6 +25,11 @@ TEXT_COLLECTION = "vidrag_text"
 IMAGE_COLLECTION = "vidrag_images"
 VIDEO_COLLECTION = "vidrag_videos"  # the registry; a video's row here is its commit marker
 META_COLLECTION = "vidrag_meta"  # which embedding model built each vector collection
+# Whole-video rows, keyed by `video_id` (rag/video_index.py writes them; delete_video removes them).
+SUMMARY_COLLECTION = "vidrag_summaries"
+VIDEO_IMAGE_COLLECTION = "vidrag_video_images"
+VIDEO_TEXT_COLLECTION = "vidrag_video_texts"
+VIDEO_LEVEL_COLLECTIONS = (SUMMARY_COLLECTION, VIDEO_IMAGE_COLLECTION, VIDEO_TEXT_COLLECTION)
 
 INSERT_BATCH = 256  # rows per insert call
 QUERY_LIMIT = 16384  # Milvus's largest query window
@@ -60,7 +66,7 @@ class Store:
         self.data_dir = settings.data_dir.resolve()
         target = settings.milvus_target
         if settings.is_milvus_lite:
-            Path(target).parent.mkdir(parents=True, exist_ok=True)
+            check_writable(Path(target).parent)
             # Milvus Lite serves gRPC inside this process and lacks AllocTimestamp, which pymilvus
             # asks for after creating an index and then does without; grpc logs each as a traceback.
             logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
@@ -93,7 +99,7 @@ class Store:
             if not self._has(name):
                 self._create(name, _keyed_json_schema(self.client))
         # A reopened database starts with its collections released; queries need them loaded.
-        for name in (VIDEO_COLLECTION, META_COLLECTION, TEXT_COLLECTION, IMAGE_COLLECTION):
+        for name in (VIDEO_COLLECTION, META_COLLECTION, TEXT_COLLECTION, IMAGE_COLLECTION, *VIDEO_LEVEL_COLLECTIONS):
             if self._has(name):
                 self.client.load_collection(name)
 
@@ -201,7 +207,7 @@ class Store:
         """Hide the video first (registry row), then drop its vectors, so no reader sees half of it."""
         expr = f"video_id == {json.dumps(video_id)}"
         self.client.delete(VIDEO_COLLECTION, filter=f"id == {json.dumps(video_id)}")
-        for collection in (TEXT_COLLECTION, IMAGE_COLLECTION):
+        for collection in (TEXT_COLLECTION, IMAGE_COLLECTION, *VIDEO_LEVEL_COLLECTIONS):
             if self._has(collection):
                 self.client.delete(collection, filter=expr)
 
