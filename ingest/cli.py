@@ -24,12 +24,15 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true", help="print a JSON array")
     remove = commands.add_parser("remove", help="delete videos from the index, with their frames and files")
     remove.add_argument("ids", nargs="+", metavar="ID")
+    describe = commands.add_parser("describe", help="describe and tag the frames of videos that lack it")
+    describe.add_argument("ids", nargs="*", metavar="ID", help="these videos (default: every video)")
+    describe.add_argument("--force", action="store_true", help="redo descriptions and tags that exist")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    command = {"add": _add, "list": _list, "remove": _remove}[args.command]
+    command = {"add": _add, "list": _list, "remove": _remove, "describe": _describe}[args.command]
     return run_command(lambda: command(args, load_settings()), args.verbose,
                        interrupted="interrupted; nothing half-written is visible")
 
@@ -88,15 +91,21 @@ def _summary(result) -> str:
         parts.append(f"{video.frames} frames")
     parts.append(f"{video.text_chunks} text chunks")
     parts.append(f"transcript: {video.transcript_source}" + (f", {video.language}" if video.language else ""))
+    if video.has_video:
+        parts.append(f"{result.described} frames described" if not result.not_described
+                     else f"frames not described ({result.not_described})")
     return f"{video.id}  {video.name}: {done}, {', '.join(parts)}"
 
 
 def _list(args, settings: Settings) -> int:
     from rag.store import Store
 
-    videos = Store(settings).list_videos()
+    store = Store(settings)
+    videos = store.list_videos()
     if args.json:
-        print(json.dumps([v.to_json() for v in videos], indent=2, ensure_ascii=False))
+        listed = [{**{k: v for k, v in video.to_json().items() if k != "frame_tags"},
+                   "described_frames": len(store.described_frames(video.id))} for video in videos]
+        print(json.dumps(listed, indent=2, ensure_ascii=False))
     elif not videos:
         print("No videos yet. Add some with: python -m ingest add PATH")
     else:
@@ -119,6 +128,27 @@ def _remove(args, settings: Settings) -> int:
             failed += 1
             continue
         print(printable(f"{video.id}  {video.name}: removed"))
+    return EXIT_ERROR if failed else 0
+
+
+def _describe(args, settings: Settings) -> int:
+    from ingest.backfill import backfill
+
+    ingestor = _open_ingestor(settings)
+    videos = [ingestor.find(video_id) for video_id in args.ids] or ingestor.store.list_videos()
+    failed = 0
+    for video in videos:
+        if not video.has_video:
+            print(f"{video.id}  {video.name}: audio only, nothing to describe")
+            continue
+        with _ProgressBars(video.name) as bars:
+            result = backfill(ingestor, video, force=args.force, progress=bars.update)
+        if result.warning:
+            print(f"warning: {video.name}: {result.warning}", file=sys.stderr)
+            failed += 1
+        tags = ", ".join(f"{t['tag']} {t['share']:.0%}" for t in video.tags[:5]) or "none"
+        print(f"{video.id}  {video.name}: {result.described} of {result.frames} frames described "
+              f"({result.newly_described} now), tags{' (new)' if result.tagged else ''}: {tags}")
     return EXIT_ERROR if failed else 0
 
 

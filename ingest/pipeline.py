@@ -20,21 +20,26 @@ from pathlib import Path, PurePath
 
 from ingest.audio import audio_windows
 from ingest.chunks import chunk_segments
+from ingest.describe import describe_stage
 from ingest.frames import extract_frames
 from ingest.probe import MediaInfo, list_packets, probe
 from ingest.storage import content_id, disk_full, looks_full, take_copy
 from ingest.subtitles import find_sidecar, read_embedded, read_sidecar
+from ingest.summary import summarize_after_add
 from ingest.transcribe import transcribe_windows
 from rag.datadir import check_writable
-from rag.errors import IngestError, VidragError
+from rag.errors import IngestError
 from rag.models import load_clip_embedder, load_text_embedder, load_whisper
 from rag.settings import Settings
 from rag.store import Store
+from rag.tags import tag_video
 from rag.types import Transcript, Video
+from rag.video_index import VideoIndex
+from rag.video_search import find_video
 
 log = logging.getLogger(__name__)
 # Called as work advances: (stage, done, total). Stages, in order:
-STAGES = ("probe", "frames", "transcript", "embeddings", "index")
+STAGES = ("probe", "frames", "describe", "transcript", "embeddings", "index")
 Progress = Callable[[str, float, float], None]
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv", ".3gp"}
@@ -49,6 +54,8 @@ class AddResult:
     video: Video
     status: str  # "added", "exists" (same bytes already indexed), or "repaired" (leftovers cleaned)
     warnings: list[str] = field(default_factory=list)
+    described: int = 0  # frames described by the VLM
+    not_described: str = ""  # why no frame was sent to be described, or ""
 
 
 def media_files(path: Path, unreadable: list[str] | None = None) -> list[Path]:
@@ -98,11 +105,14 @@ class Ingestor:
         path = Path(path)
         name = name or path.name
         try:
-            return self._add(path, name, subtitles, progress or (lambda stage, done, total: None), video_id, move)
+            result = self._add(path, name, subtitles, progress or (lambda stage, done, total: None), video_id, move)
         except IngestError as e:
             if name != path.name:  # an upload: speak of the file the user knows
                 raise IngestError(str(e).replace(str(path), name).replace(path.name, name)) from e
             raise
+        if result.status != "exists":
+            result.warnings.extend(summarize_after_add(self.settings, self.store, result.video))
+        return result
 
     def _add(self, path: Path, name: str, subtitles: Path | None, progress: Progress, video_id: str | None,
              move: bool):
@@ -139,7 +149,8 @@ class Ingestor:
                 packet_list = list_packets(str(working), info.video.index) if info.video else None
                 _check_length(info, packet_list)
                 progress("probe", 1, 1)
-                video, warnings = self._index(working, path, name, video_id, info, packet_list, subtitles, progress)
+                video, warnings, described = self._index(working, path, name, video_id, info, packet_list, subtitles,
+                                                         progress)
             except IngestError as e:  # errors name the working copy; the user knows the original
                 raise IngestError(str(e).replace(str(working), path.name).replace(working.name, path.name)) from e
         except BaseException as e:
@@ -150,7 +161,7 @@ class Ingestor:
             if full and not isinstance(e, KeyboardInterrupt):
                 raise disk_full(self.settings.data_dir) from e
             raise
-        return AddResult(video, status, warnings)
+        return AddResult(video, status, warnings, described.described, described.skipped)
 
     def _index(self, path, original: Path, name, video_id, info: MediaInfo, packet_list, subtitles,
                progress: Progress):
@@ -170,6 +181,10 @@ class Ingestor:
                 on_frame=lambda done, total: progress("frames", done, total),
                 packet_list=packet_list,
             )
+        described = describe_stage(settings, self.store, text_model, video_id, frames,
+                                   progress=lambda done, total: progress("describe", done, total))
+        if described.warning:
+            warnings.append(described.warning)
 
         progress("transcript", 0, 2)
         transcript, audio_s = self._transcript(original, info, subtitles, warnings, progress)
@@ -185,6 +200,7 @@ class Ingestor:
         for i in range(0, len(frames), EMBED_BATCH):
             image_vectors.extend(clip.embed_images([f.path for f in frames[i : i + EMBED_BATCH]]))
             progress("embeddings", texts + len(image_vectors), total)
+        frame_tags, tags = tag_video(settings, clip, image_vectors) if frames else ([], [])
 
         progress("index", 0, 3)
         self.store.insert_chunks(video_id, chunks, chunk_vectors, segment_vectors)
@@ -205,10 +221,13 @@ class Ingestor:
             has_video=info.video is not None,
             created=datetime.now(UTC).isoformat(timespec="seconds"),
             extra={"rotation": info.rotation, "format": info.format},
+            tags=tags,
+            frame_tags=frame_tags,
         )
+        VideoIndex(self.store).refresh(video_id)  # its video-level vectors, from the rows just written
         self.store.commit_video(video)  # the commit marker: from here on the video is visible
         progress("index", 3, 3)
-        return video, warnings
+        return video, warnings, described
 
     def _transcript(self, path: Path, info: MediaInfo, subtitles: Path | None, warnings: list[str], progress):
         """Subtitles beside the file (`path` is the user's original), then subtitles inside it,
@@ -250,14 +269,7 @@ class Ingestor:
 
     def find(self, id_or_prefix: str) -> Video:
         """A video by its id, or by an unambiguous start of it (at least 4 characters)."""
-        videos = self.store.list_videos()
-        exact = [v for v in videos if v.id == id_or_prefix]
-        matches = exact or ([v for v in videos if v.id.startswith(id_or_prefix)] if len(id_or_prefix) >= 4 else [])
-        if not matches:
-            raise VidragError(f"no video with id {id_or_prefix}")
-        if len(matches) > 1:
-            raise VidragError(f"{id_or_prefix} matches {len(matches)} videos; give more of the id")
-        return matches[0]
+        return find_video(self.store, id_or_prefix)
 
     def remove(self, id_or_prefix: str) -> Video:
         """Delete a video's rows from every collection, its frames and its stored file."""

@@ -11,7 +11,9 @@ from collections.abc import Callable
 
 from rag.clock import format_clock
 from rag.errors import AnswerError, VidragError, first_line
+from rag.eval_cli import add_eval_parser, run_eval
 from rag.terminal import printable
+from rag.video_cli import VIDEO_COMMANDS, add_video_commands
 
 EXIT_ERROR = 1
 EXIT_VLM_FAILED = 3
@@ -23,7 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--verbose", action="store_true", help="show tracebacks and library logs")
     commands = parser.add_subparsers(dest="command", required=True)
     search = commands.add_parser("search", help="find the moments that match a query")
-    search.add_argument("query")
+    search.add_argument("query", nargs="?", default="", help="words to search for (optional with --image)")
+    search.add_argument("--image", metavar="PATH", help="a JPEG, PNG or WebP image: moments that look like it")
+    search.add_argument("--tag", metavar="TAG", help="only moments whose frames carry this zero-shot tag")
     search.add_argument("--video", action="append", metavar="ID", help="only this video (repeatable)")
     search.add_argument("--k", type=int, default=None, help="how many moments (default VIDRAG_SEARCH_K)")
     search.add_argument("--json", action="store_true", help="print a JSON array of moments")
@@ -31,24 +35,46 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.add_argument("--video", action="append", metavar="ID", help="only this video (repeatable)")
     ask.add_argument("--json", action="store_true", help="print one JSON object when done")
+    mcp = commands.add_parser("mcp", help="serve the library to MCP clients (stdio, or --http)")
+    mcp.add_argument("--http", action="store_true", help="streamable HTTP on 127.0.0.1 instead of stdio")
+    mcp.add_argument("--port", type=int, default=8765, help="the HTTP port (default 8765)")
+    add_eval_parser(commands)
+    add_video_commands(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "mcp":
+        return run_command(lambda: _mcp(args), args.verbose)
     return run_command(lambda: _run(args), args.verbose)
+
+
+def _mcp(args) -> int:
+    from rag.mcp_server import serve
+    from rag.settings import load_settings
+
+    return serve(load_settings(), http=args.http, port=args.port)
 
 
 def _run(args) -> int:
     from rag import Library
 
+    if args.command == "eval":
+        return run_eval(args)
     library = Library()
     if not library.store.list_videos():
         print("No videos indexed yet. Add some with: python -m ingest add PATH", file=sys.stderr)
+        if args.command in VIDEO_COMMANDS and args.command != "videos":
+            raise VidragError(f"no video with id {args.video_id}")
         if args.json:
-            print(json.dumps([] if args.command == "search" else _ask_json(None, [])))
+            print(json.dumps(_ask_json(None, []) if args.command == "ask" else []))
         return 0
-    return _search(args, library) if args.command == "search" else _ask(args, library)
+    if args.command == "similar" and args.at is not None:
+        return _similar(args, library)
+    if args.command in VIDEO_COMMANDS:
+        return VIDEO_COMMANDS[args.command](args, library)
+    return {"search": _search, "ask": _ask}[args.command](args, library)
 
 
 def run_command(command: Callable[[], int], verbose: bool, interrupted: str = "") -> int:
@@ -70,7 +96,25 @@ def run_command(command: Callable[[], int], verbose: bool, interrupted: str = ""
 
 
 def _search(args, library) -> int:
-    moments = library.search(args.query, video_ids=args.video, k=args.k)
+    if not args.query.strip() and not args.image:
+        raise VidragError("give a query, an --image, or both")
+    if args.tag:
+        from rag.tags import search_with_tag
+
+        moments = search_with_tag(library.searcher, args.query, args.tag, video_ids=args.video, k=args.k,
+                                  image=args.image)
+    else:
+        moments = library.searcher.search(args.query, video_ids=args.video, k=args.k, image=args.image)
+    return _print_found(args, moments)
+
+
+def _similar(args, library) -> int:
+    from rag.image_search import similar
+
+    return _print_found(args, similar(library.searcher, args.video_id, args.at, k=args.k))
+
+
+def _print_found(args, moments) -> int:
     if args.json:
         print(json.dumps([m.to_json() for m in moments], indent=2, ensure_ascii=False))
     elif not moments:
@@ -129,7 +173,9 @@ def print_moments(moments) -> None:
         span = f"[{format_clock(m.start_s)}-{format_clock(m.end_s)}]"
         print(printable(f"{number}. {m.video_name} {span}  ({'+'.join(m.signals)}, score {m.score:.4f})"))
         if m.text:
-            print(printable(f"   \"{m.text}\""))
+            print(printable(f"   said: \"{m.text}\""))
+        if m.seen:
+            print(printable(f"   seen: \"{m.seen}\""))
         if m.frame:
             print(printable(f"   frame at [{format_clock(m.frame.timestamp_s)}]: {m.frame.path}"))
 

@@ -154,6 +154,9 @@ class ClipEmbedder:
         label = model_label(model_name)
         self.name = f"{label}/{model_label(pretrained)}" if pretrained_arg else label
         self._trim_text = _trimmable(model)
+        # CLIP's learned softmax temperature (about 100 when trained), for zero-shot tags.
+        scale = getattr(model, "logit_scale", None)
+        self.logit_scale = float(scale.detach().exp()) if scale is not None else 100.0
         self.dim = int(self._model.text_projection.shape[-1]) if _has_text_projection(model) else self._probe_dim()
 
     def _probe_dim(self) -> int:
