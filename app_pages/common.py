@@ -73,5 +73,17 @@ def as_text(text: str) -> str:
     return escaped.replace("\n", "  \n")
 
 
+def excerpt(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
+
+
+def video_tags(video) -> list[str]:
+    """The video's tags, best first, where a tagging stage stored them (`extra["tags"]`)."""
+    tags = video.extra.get("tags") if isinstance(video.extra, dict) else None
+    if not isinstance(tags, list):
+        return []
+    return [str(t.get("tag", t.get("name", ""))) if isinstance(t, dict) else str(t) for t in tags if t]
+
+
 def play(video_id: str, start_s: float) -> None:
     st.session_state.playing = {"video_id": video_id, "start_s": start_s}
