@@ -19,6 +19,8 @@ def render(app: App) -> None:
             st.markdown(f"**{as_text(video.name)}**")
             st.page_link("app_pages/video.py", label="Open", query_params={"video": video.id})
             st.caption(as_text(f"{format_clock(video.duration_s)} · {video.language or 'language unknown'}"))
+            if video.tags:  # zero-shot tags, with the share of frames that carry each
+                st.caption(as_text("Tags: " + ", ".join(f"{t['tag']} {t['share']:.0%}" for t in video.tags[:8])))
 
 
 render(current())
