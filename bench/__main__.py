@@ -1,4 +1,4 @@
-"""`python -m bench NAME [--json]`: frames, ingest, retrieval, prompt. See BENCHMARKS.md."""
+"""`python -m bench NAME [--json]`: frames, ingest, retrieval, prompt, videos. See BENCHMARKS.md."""
 
 from __future__ import annotations
 
@@ -40,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     retrieval.add_argument("--queries", type=int, default=40)
     retrieval.add_argument("--default-shaped-models", action="store_true")
     commands.add_parser("prompt", parents=[common], help="Pixtral tokens of the default prompt and of the seed's")
+    videos = commands.add_parser("videos", parents=[common], help="rag videos / rag similar / a Library page at scale")
+    videos.add_argument("--videos", type=int, default=1000)
+    videos.add_argument("--queries", type=int, default=20)
+    videos.add_argument("--default-shaped-models", action="store_true")
     args = parser.parse_args(argv)
 
     if getattr(args, "default_shaped_models", False):
@@ -59,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import retrieval as bench
 
         result = {"runs": [bench.run(hours, queries=args.queries) for hours in args.hours]}
+    elif args.name == "videos":
+        from bench import videos as bench
+
+        result = bench.run(args.videos, queries=args.queries)
     else:
         from bench import prompt as bench
 
