@@ -1,4 +1,4 @@
-"""`python -m bench NAME [--json]`: frames, ingest, retrieval, prompt, describe. See BENCHMARKS.md."""
+"""`python -m bench NAME [--json]`: frames, ingest, retrieval, prompt, describe, videos. See BENCHMARKS.md."""
 
 from __future__ import annotations
 
@@ -53,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
                                    help="frame descriptions: requests and tokens per hour, overhead per 100 frames")
     describe.add_argument("--frames", type=int, default=100)
     describe.add_argument("--default-shaped-models", action="store_true")
+    videos = commands.add_parser("videos", parents=[common], help="rag videos / rag similar / a Library page at scale")
+    videos.add_argument("--videos", type=int, default=1000)
+    videos.add_argument("--queries", type=int, default=20)
+    videos.add_argument("--default-shaped-models", action="store_true")
     args = parser.parse_args(argv)
 
     if getattr(args, "default_shaped_models", False):
@@ -86,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import describe as bench
 
         result = bench.run(args.frames)
+    elif args.name == "videos":
+        from bench import videos as bench
+
+        result = bench.run(args.videos, queries=args.queries)
     else:
         from bench import prompt as bench
 
