@@ -47,9 +47,8 @@ def _default_library():
 
 def moment_text(moment: Moment) -> str:
     """What was said and, where the frames have descriptions, what was seen."""
-    seen = getattr(moment, "seen", "")  # set by the describe stage, where it exists
     said = moment.text or "(no speech)"
-    return f"Said: {said}\nSeen: {seen}" if seen else said
+    return f"Said: {said}\nSeen: {moment.seen}" if moment.seen else said
 
 
 def moment_nodes(moment: Moment, video: Video | None, frames: bool = True) -> list[NodeWithScore]:

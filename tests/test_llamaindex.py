@@ -154,3 +154,28 @@ def test_readme_example_runs_on_big_buck_bunny(ingestor, shared_media, tmp_path,
     assert len(stub.requests) == 2  # the query engine's and the tool's
     for request in stub.requests:
         assert any(part["type"] == "image_url" for part in request["messages"][-1]["content"])
+
+
+def test_described_frames_put_what_was_seen_in_the_moment_text(settings, monkeypatch, tmp_path):
+    """Where the describe stage ran, a moment's TextNode holds what was said and what was seen."""
+    from conftest import COOKING_CUES, make_video, write_srt
+    from ingest.pipeline import Ingestor
+    from openai_stub import frame_word
+    from rag.llamaindex import VidragRetriever
+    from rag.settings import Settings
+
+    video = make_video(tmp_path / "cooking.mp4", 20, audio=False, size="160x120", rate=5, gop=25)
+    write_srt(tmp_path / "cooking.srt", COOKING_CUES[:4])
+    with StubVLM() as stub:
+        monkeypatch.setenv("VIDRAG_VLM_BASE_URL", stub.base_url)
+        monkeypatch.setenv("VIDRAG_SUMMARIZE", "off")
+        ingestor = Ingestor(Settings())
+        result = ingestor.add(video)
+    assert result.described == result.video.frames
+    at = ingestor.store.frames(result.video.id)[2].timestamp_s  # about 10 s
+    nodes = VidragRetriever(Library(ingestor.settings, store=ingestor.store), k=2, frames=False).retrieve(
+        f"{frame_word(at)} knead")
+    text = nodes[0].node.get_content()
+    assert text.startswith("Said: ") and "knead the dough" in text, text
+    assert "\nSeen: " in text and frame_word(at) in text.split("\nSeen: ", 1)[1], text
+    ingestor.store.close()

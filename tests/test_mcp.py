@@ -29,6 +29,7 @@ def indexed(tmp_path_factory, whisper_checkpoint, clip_dir, minilm_dir):
         "VIDRAG_DATA_DIR": str(folder / "data"), "VIDRAG_WHISPER_MODEL": str(whisper_checkpoint),
         "VIDRAG_CLIP_MODEL": f"local-dir:{clip_dir}", "VIDRAG_CLIP_PRETRAINED": "",
         "VIDRAG_TEXT_MODEL": str(minilm_dir), "VIDRAG_DEVICE": "cpu",
+        "VIDRAG_DESCRIBE": "off", "VIDRAG_SUMMARIZE": "off",  # no VLM at ingest, whatever listens on its port
     }
     video = make_video(folder / "cooking.mp4", 45, audio=False, size="160x120", rate=5, gop=25)
     write_srt(folder / "cooking.srt", COOKING_CUES)
@@ -73,12 +74,13 @@ def test_sdk_client_lists_tools_searches_asks_and_gets_clean_errors(indexed):
         videos = await client.call_tool("list_videos", {})
         transcript = await client.call_tool("get_transcript", {"video_id": video_id, "start_s": 9, "end_s": 16})
         asked = await client.call_tool("ask", {"question": "How long do I knead?"})
-        return tools, found, errors, videos, transcript, asked
+        summary = await client.call_tool("summarize", {"video_id": video_id})
+        return tools, found, errors, videos, transcript, asked, summary
 
     with StubVLM(reply="Knead it for about ten minutes [00:10].") as stub:
-        tools, found, errors, videos, transcript, asked = _run_client(
+        tools, found, errors, videos, transcript, asked, summary = _run_client(
             {**env, "VIDRAG_VLM_BASE_URL": stub.base_url}, folder, session)
-    assert {"search_moments", "ask", "list_videos", "get_transcript"} <= tools.keys()
+    assert {"search_moments", "ask", "list_videos", "get_transcript", "summarize"} <= tools.keys()
     assert tools["search_moments"].input_schema["required"] == ["query"]
 
     assert not found.is_error
@@ -103,14 +105,18 @@ def test_sdk_client_lists_tools_searches_asks_and_gets_clean_errors(indexed):
     assert video["duration_s"] == pytest.approx(45, abs=1)
     texts = [s["text"] for s in transcript.structured_content["segments"]]
     assert texts == [text for start, end, text in COOKING_CUES if end >= 9 and start <= 16]
+    assert transcript.structured_content["seen"] == []  # not described
+
+    assert not summary.is_error, summary.content
+    assert summary.structured_content["video_id"] == video_id and summary.structured_content["summary"]
+    assert summary.structured_content["chapters"] and len(stub.requests) == 2  # ask's, then the summary's
 
     assert not asked.is_error, asked.content
     data = asked.structured_content
     assert data["answer"] == stub.reply and data["prompt_tokens"] > 0
     assert data["citations"] == [{"video_id": video_id, "start_s": 10.0, "supported": True, "label": "[00:10]"}]
     assert any(m["start_s"] == 10.0 for m in data["moments"])
-    (request,) = stub.requests
-    assert any(part["type"] == "image_url" for part in request["messages"][-1]["content"])
+    assert any(part["type"] == "image_url" for part in stub.requests[0]["messages"][-1]["content"])
 
 
 def test_database_held_by_another_process_is_a_clear_tool_error(indexed):
