@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     retrieval = commands.add_parser("retrieval", parents=[common], help="rag.search latency on a synthetic library")
     retrieval.add_argument("--hours", type=float, nargs="+", default=[1.0, 10.0, 100.0])
     retrieval.add_argument("--queries", type=int, default=40)
+    retrieval.add_argument("--stores", nargs="+", default=["lite"], metavar="STORE",
+                           help='"lite" (the embedded Milvus Lite) and/or Milvus server URLs, asked in turn')
     retrieval.add_argument("--default-shaped-models", action="store_true")
     commands.add_parser("prompt", parents=[common], help="Pixtral tokens of the default prompt and of the seed's")
     describe = commands.add_parser("describe", parents=[common],
@@ -85,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.name == "retrieval":
         from bench import retrieval as bench
 
-        result = {"runs": [bench.run(hours, queries=args.queries) for hours in args.hours]}
+        result = {"runs": [bench.run(hours, queries=args.queries, uris=tuple(args.stores)) for hours in args.hours]}
     elif args.name == "describe":
         from bench import describe as bench
 

@@ -65,6 +65,11 @@ def test_retrieval_benchmark(model_settings):
     result = retrieval.run(hours=0.05, queries=3)
     assert result["frames"] == 36 and result["text_chunks"] == 6
     assert 0 < result["min_ms"] <= result["p50_ms"] <= result["p95_ms"]
+    steps = result["steps"]
+    assert {"minilm embed", "clip embed_text", "search_frames", "search_text dense", "search_text sparse",
+            "list_videos"} <= set(steps)
+    assert all(steps[name]["median_ms"] > 0 for name in ("minilm embed", "search_frames", "search_text sparse"))
+    assert steps["search_frames"]["calls_per_search"] == 1.0
 
 
 def test_prompt_benchmark_cli():
