@@ -21,6 +21,7 @@ RUN pip install --no-cache-dir -r requirements.txt
 COPY --chown=vidrag:vidrag .streamlit ./.streamlit
 COPY --chown=vidrag:vidrag rag ./rag
 COPY --chown=vidrag:vidrag ingest ./ingest
+COPY --chown=vidrag:vidrag app_pages ./app_pages
 COPY --chown=vidrag:vidrag app.py ./
 
 USER vidrag

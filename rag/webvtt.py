@@ -26,3 +26,15 @@ def to_webvtt(segments: Iterable[Segment]) -> str:
         end = max(segment.end_s, segment.start_s + 0.5)
         lines += [f"{vtt_time(segment.start_s)} --> {vtt_time(end)}", text, ""]
     return "\n".join(lines)
+
+
+def chapters_to_webvtt(chapters: Iterable[tuple[float, str]], duration_s: float) -> str:
+    """A WebVTT chapters track (<track kind="chapters">): one cue per chapter, from its start
+    to the next chapter's, the last to the end of the video."""
+    chapters = sorted(chapters)
+    lines = ["WEBVTT", ""]
+    for number, (start, title) in enumerate(chapters, 1):
+        end = chapters[number][0] if number < len(chapters) else max(duration_s, start + 1.0)
+        title = " ".join(title.replace("-->", "->").split())
+        lines += [str(number), f"{vtt_time(start)} --> {vtt_time(end)}", title, ""]
+    return "\n".join(lines)

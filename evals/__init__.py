@@ -1,0 +1,1 @@
+"""Evaluation suites for `python -m rag eval` (see README, "Evaluating search")."""
