@@ -78,11 +78,8 @@ def excerpt(text: str, limit: int) -> str:
 
 
 def video_tags(video) -> list[str]:
-    """The video's tags, best first, where a tagging stage stored them (`extra["tags"]`)."""
-    tags = video.extra.get("tags") if isinstance(video.extra, dict) else None
-    if not isinstance(tags, list):
-        return []
-    return [str(t.get("tag", t.get("name", ""))) if isinstance(t, dict) else str(t) for t in tags if t]
+    """The video's zero-shot tags, best first, each with the share of frames that carry it."""
+    return [f"{t['tag']} {t['share']:.0%}" for t in video.tags if t.get("tag")]
 
 
 def play(video_id: str, start_s: float) -> None:

@@ -1,4 +1,4 @@
-"""`python -m bench NAME [--json]`: frames, ingest, retrieval, prompt, describe. See BENCHMARKS.md."""
+"""`python -m bench NAME [--json]`: frames, ingest, retrieval, prompt, describe, videos. See BENCHMARKS.md."""
 
 from __future__ import annotations
 
@@ -47,12 +47,18 @@ def main(argv: list[str] | None = None) -> int:
     retrieval = commands.add_parser("retrieval", parents=[common], help="rag.search latency on a synthetic library")
     retrieval.add_argument("--hours", type=float, nargs="+", default=[1.0, 10.0, 100.0])
     retrieval.add_argument("--queries", type=int, default=40)
+    retrieval.add_argument("--stores", nargs="+", default=["lite"], metavar="STORE",
+                           help='"lite" (the embedded Milvus Lite) and/or Milvus server URLs, asked in turn')
     retrieval.add_argument("--default-shaped-models", action="store_true")
     commands.add_parser("prompt", parents=[common], help="Pixtral tokens of the default prompt and of the seed's")
     describe = commands.add_parser("describe", parents=[common],
                                    help="frame descriptions: requests and tokens per hour, overhead per 100 frames")
     describe.add_argument("--frames", type=int, default=100)
     describe.add_argument("--default-shaped-models", action="store_true")
+    videos = commands.add_parser("videos", parents=[common], help="rag videos / rag similar / a Library page at scale")
+    videos.add_argument("--videos", type=int, default=1000)
+    videos.add_argument("--queries", type=int, default=20)
+    videos.add_argument("--default-shaped-models", action="store_true")
     args = parser.parse_args(argv)
 
     if getattr(args, "default_shaped_models", False):
@@ -81,11 +87,15 @@ def main(argv: list[str] | None = None) -> int:
     elif args.name == "retrieval":
         from bench import retrieval as bench
 
-        result = {"runs": [bench.run(hours, queries=args.queries) for hours in args.hours]}
+        result = {"runs": [bench.run(hours, queries=args.queries, uris=tuple(args.stores)) for hours in args.hours]}
     elif args.name == "describe":
         from bench import describe as bench
 
         result = bench.run(args.frames)
+    elif args.name == "videos":
+        from bench import videos as bench
+
+        result = bench.run(args.videos, queries=args.queries)
     else:
         from bench import prompt as bench
 

@@ -65,6 +65,11 @@ def test_retrieval_benchmark(model_settings):
     result = retrieval.run(hours=0.05, queries=3)
     assert result["frames"] == 36 and result["text_chunks"] == 6
     assert 0 < result["min_ms"] <= result["p50_ms"] <= result["p95_ms"]
+    steps = result["steps"]
+    assert {"minilm embed", "clip embed_text", "search_frames", "search_text dense", "search_text sparse",
+            "list_videos"} <= set(steps)
+    assert all(steps[name]["median_ms"] > 0 for name in ("minilm embed", "search_frames", "search_text sparse"))
+    assert steps["search_frames"]["calls_per_search"] == 1.0
 
 
 def test_prompt_benchmark_cli():
@@ -75,3 +80,13 @@ def test_prompt_benchmark_cli():
     assert 0 < figures["default_tokens"] <= figures["budget_tokens"]
     assert figures["default_images"] == 3 and figures["tokens_per_default_image"] < 1100
     assert figures["machine"]["cores"] >= 1
+
+
+def test_videos_benchmark(model_settings):
+    """The whole-video benchmark runs end to end on a small library and reports sane figures."""
+    from bench import videos
+
+    result = videos.run(videos=30, queries=3)
+    assert result["videos"] == 30 and result["video_vectors_per_add_ms"] > 0
+    for name in ("rag_videos", "rag_similar", "library_page"):
+        assert 0 < result[name]["p50_ms"] <= result[name]["p95_ms"]
