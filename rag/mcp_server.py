@@ -249,8 +249,20 @@ def serve(settings: Settings, http: bool = False, port: int = DEFAULT_HTTP_PORT)
     if http:
         import sys
 
+        _check_port(port)
         print(f"vidrag MCP server on http://127.0.0.1:{port}/mcp", file=sys.stderr)
         server.run("streamable-http", host="127.0.0.1", port=port)
     else:
         server.run("stdio")
     return 0
+
+
+def _check_port(port: int) -> None:
+    """A taken or impossible port is one line from us, before anything claims to be serving."""
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except (OSError, OverflowError) as e:
+            raise VidragError(f"cannot listen on 127.0.0.1:{port} ({first_line(e)}); choose another --port") from e

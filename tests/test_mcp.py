@@ -250,3 +250,19 @@ def test_streamable_http_on_localhost(indexed):
         server.terminate()
         server.wait(timeout=30)
     assert "search_moments" in names and [v["id"] for v in videos.structured_content["videos"]] == [video_id]
+
+
+def test_http_port_in_use_is_one_line(indexed):
+    """A port another program holds: one line naming it, exit 1, no claim to be serving."""
+    import socket
+
+    env, _, folder = indexed
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "rag", "mcp", "--http", "--port", str(port)], cwd=folder,
+                                env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith(f"error: cannot listen on 127.0.0.1:{port} (")
+    assert len(result.stderr.strip().splitlines()) == 1 and "MCP server on" not in result.stderr
