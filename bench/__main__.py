@@ -1,4 +1,5 @@
-"""`python -m bench NAME [--json]`: frames, ingest, retrieval, prompt, describe, videos. See BENCHMARKS.md."""
+"""`python -m bench NAME [--json]`: frames, ingest, retrieval, prompt, describe, videos, clips.
+See BENCHMARKS.md."""
 
 from __future__ import annotations
 
@@ -59,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     videos.add_argument("--videos", type=int, default=1000)
     videos.add_argument("--queries", type=int, default=20)
     videos.add_argument("--default-shaped-models", action="store_true")
+    clips = commands.add_parser("clips", parents=[common], help="clip context's decode time per question")
+    clips.add_argument("video", nargs="?", help="default: a generated 10-minute 720p H.264 video")
+    clips.add_argument("--questions", type=int, default=20)
     args = parser.parse_args(argv)
 
     if getattr(args, "default_shaped_models", False):
@@ -96,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import videos as bench
 
         result = bench.run(args.videos, queries=args.queries)
+    elif args.name == "clips":
+        from bench import clips as bench
+
+        result = bench.run(args.video, questions=args.questions)
     else:
         from bench import prompt as bench
 

@@ -79,6 +79,8 @@ def test_prompt_benchmark_cli():
     figures = json.loads(result.stdout)
     assert 0 < figures["default_tokens"] <= figures["budget_tokens"]
     assert figures["default_images"] == 3 and figures["tokens_per_default_image"] < 1100
+    assert figures["default_clip_frames"] == 5  # the best moment's clip context, within the 6,000 target:
+    assert figures["default_tokens"] <= 6000
     assert figures["machine"]["cores"] >= 1
 
 
@@ -90,3 +92,12 @@ def test_videos_benchmark(model_settings):
     assert result["videos"] == 30 and result["video_vectors_per_add_ms"] > 0
     for name in ("rag_videos", "rag_similar", "library_page"):
         assert 0 < result[name]["p50_ms"] <= result[name]["p95_ms"]
+
+
+def test_clips_benchmark(tmp_path):
+    from bench import clips
+
+    video = make_video(tmp_path / "clip.mp4", 20, audio=False, gop=20)
+    result = clips.run(str(video), questions=2)
+    assert result["frames_decoded_min"] == result["clip_frames_per_question"] == 5
+    assert 0 < result["cold_p50_ms"] <= result["cold_p95_ms"] and result["cached_p50_ms"] < result["cold_p50_ms"]
