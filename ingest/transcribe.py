@@ -60,15 +60,16 @@ def _reuse_encoder_output(model) -> None:
     if getattr(encoder, "reuses_last_output", False):
         return
     forward = encoder.forward
-    last: list = []  # [input copy, output]
+    last: list = [None]  # one (input copy, output) pair, read and replaced whole (thread-safe)
 
     def cached_forward(x):
         import torch
 
-        if last and last[0].shape == x.shape and last[0].dtype == x.dtype and torch.equal(last[0], x):
-            return last[1]
+        seen = last[0]
+        if seen is not None and seen[0].shape == x.shape and seen[0].dtype == x.dtype and torch.equal(seen[0], x):
+            return seen[1]
         output = forward(x)
-        last[:] = [x.detach().clone(), output]
+        last[0] = (x.detach().clone(), output)
         return output
 
     encoder.forward = cached_forward

@@ -193,7 +193,7 @@ class ClipEmbedder:
             for path in paths[i : i + batch_size]:
                 with Image.open(path) as image:
                     batch.append(self._preprocess(image.convert("RGB")))
-            with torch.inference_mode():
+            with torch.inference_mode(), _half_precision_on_cuda(self._device):
                 features = self._model.encode_image(torch.stack(batch).to(self._device))
                 out.append(torch.nn.functional.normalize(features.float(), dim=-1).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.dim), dtype=np.float32)
@@ -201,13 +201,27 @@ class ClipEmbedder:
     def embed_text(self, texts: Sequence[str]) -> np.ndarray:
         import torch
 
-        with torch.inference_mode():
+        with torch.inference_mode(), _half_precision_on_cuda(self._device):
             tokens = self._tokenizer(list(texts)).to(self._device)
             if self._trim_text:
                 features = _encode_trimmed_text(self._model, tokens)
             else:
                 features = self._model.encode_text(tokens)
             return torch.nn.functional.normalize(features.float(), dim=-1).cpu().numpy()
+
+
+def _half_precision_on_cuda(device: str):
+    """fp16 matrix products on a GPU (about twice as fast, half the activations), fp32 on a CPU,
+    where half precision is slow or unsupported. Autocast rather than model.half(): the weights
+    stay fp32 and LayerNorm and the final normalisation run in fp32, as open_clip's own "amp"
+    precision does."""
+    import contextlib
+
+    import torch
+
+    if device == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.float16)
+    return contextlib.nullcontext()
 
 
 def _trimmable(model) -> bool:
