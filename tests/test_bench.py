@@ -75,3 +75,13 @@ def test_prompt_benchmark_cli():
     assert 0 < figures["default_tokens"] <= figures["budget_tokens"]
     assert figures["default_images"] == 3 and figures["tokens_per_default_image"] < 1100
     assert figures["machine"]["cores"] >= 1
+
+
+def test_describe_benchmark(model_settings):
+    from bench import describe
+
+    result = describe.run(frames=4)
+    assert result["stub"]["described"] == 4 and result["stub"]["requests"] == 2  # groups of 3
+    assert result["requests_per_hour"] == 240
+    assert result["prompt_tokens_per_request"] > result["prompt_tokens_one_frame"]
+    assert result["tags"]["labels"] > 300
