@@ -101,3 +101,13 @@ def test_clips_benchmark(tmp_path):
     result = clips.run(str(video), questions=2)
     assert result["frames_decoded_min"] == result["clip_frames_per_question"] == 5
     assert 0 < result["cold_p50_ms"] <= result["cold_p95_ms"] and result["cached_p50_ms"] < result["cold_p50_ms"]
+
+
+def test_describe_benchmark(model_settings):
+    from bench import describe
+
+    result = describe.run(frames=4)
+    assert result["stub"]["described"] == 4 and result["stub"]["requests"] == 2  # groups of 3
+    assert result["requests_per_hour"] == 240
+    assert result["prompt_tokens_per_request"] > result["prompt_tokens_one_frame"]
+    assert result["tags"]["labels"] > 300
