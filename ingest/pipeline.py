@@ -176,7 +176,7 @@ class Ingestor:
             created=datetime.now(UTC).isoformat(timespec="seconds"),
             extra={"rotation": info.rotation, "format": info.format},
         )
-        VideoIndex(self.store).refresh(video_id)  # its video-level vectors, from the rows just written
+        VideoIndex(self.store).put_vectors(video_id, {"image": image_vectors, "text": chunk_vectors})
         self.store.commit_video(video)  # the commit marker: from here on the video is visible
         progress("index", 3, 3)
         return video, warnings
