@@ -7,6 +7,7 @@ thumbnails and summaries of 24 cards by id)."""
 from __future__ import annotations
 
 import random
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,7 +32,7 @@ def _unit(rng: np.random.Generator, rows: int, dim: int) -> np.ndarray:
 
 
 def build(library, count: int, text_model, clip) -> float:
-    """Write `count` videos; returns the mean time per video to compute its video-level vectors."""
+    """Write `count` videos; returns the mean time per video to write its video-level vectors."""
     from rag.video_index import VideoIndex
 
     store, index = library.store, VideoIndex(library.store)
@@ -46,16 +47,20 @@ def build(library, count: int, text_model, clip) -> float:
             segments = tuple(Segment(float(t), float(t + SEGMENT_S - 0.2), sentence(words))
                              for t in np.arange(start, start + CHUNK_S, SEGMENT_S))
             chunks.append(Chunk(segments[0].start_s, segments[-1].end_s, " ".join(s.text for s in segments), segments))
-        store.insert_chunks(video_id, chunks, _unit(vectors, len(chunks), text_model.dim),
+        chunk_vectors = _unit(vectors, len(chunks), text_model.dim)
+        store.insert_chunks(video_id, chunks, chunk_vectors,
                             [_unit(vectors, len(c.segments), text_model.dim) for c in chunks])
         frames = [Frame(float(t), f"frames/{video_id}/{i:06d}.jpg")
                   for i, t in enumerate(np.arange(0, VIDEO_S, FRAME_INTERVAL_S))]
-        store.insert_frames(video_id, frames, _unit(vectors, len(frames), clip.dim))
+        frame_vectors = _unit(vectors, len(frames), clip.dim)
+        store.insert_frames(video_id, frames, frame_vectors)
         started = time.perf_counter()
-        index.refresh(video_id)
+        index.put_vectors(video_id, {"image": frame_vectors, "text": chunk_vectors})  # as ingest does
         refresh_s += time.perf_counter() - started
         store.commit_video(Video(video_id, f"clip {number}.mp4", "", VIDEO_S, len(frames), len(chunks), "en",
                                  created=f"2026-01-01T00:{number // 60 % 60:02d}:{number % 60:02d}+00:00"))
+        if number % 100 == 99:
+            print(f"{number + 1} videos written", file=sys.stderr, flush=True)
     store.flush()
     return refresh_s / count
 
