@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.common import App, as_text, current, play
+from app_pages.common import App, current, play
+from app_pages.literal import as_label, as_text
 from rag import Library, search_query
 from rag.clock import format_clock
 from rag.errors import AnswerError, VidragError
@@ -98,7 +99,7 @@ def citation_buttons(message: dict, message_index: int) -> None:
     if supported:
         with st.container(horizontal=True):
             for i, citation in enumerate(supported):
-                st.button(f"▶ {citation.label}", key=f"cite-{message_index}-{i}", on_click=play,
+                st.button(as_label(f"▶ {citation.label}"), key=f"cite-{message_index}-{i}", on_click=play,
                           args=(citation.video_id, citation.start_s))
     unsupported = [c.label for c in citations if not c.supported]
     if unsupported:
@@ -136,8 +137,10 @@ def ask(library: Library, question: str, scope: list[str], answering: bool) -> d
             st.markdown(NO_MOMENTS)
             return {"role": "assistant", "content": NO_MOMENTS, "moments": []}
         error = None
+        streamed = st.empty()
         try:
-            st.write_stream(as_text(piece) for piece in answer)
+            for _ in answer:  # the whole text so far, escaped as one: a link split across pieces stays text
+                streamed.markdown(as_text(answer.text))
         except AnswerError as e:
             error = f"{e}. Showing the moments instead."
             st.error(as_text(error))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.common import App, as_text, current
+from app_pages.common import App, current
+from app_pages.literal import as_text
 from rag.webvtt import to_webvtt
 
 
