@@ -7,6 +7,7 @@ import streamlit as st
 
 from app_pages.common import App, current, play
 from app_pages.literal import as_label, as_text
+from app_pages.video_route import video_url
 from rag import Library, search_query
 from rag.clock import format_clock
 from rag.errors import AnswerError, VidragError
@@ -70,10 +71,11 @@ def player(library: Library) -> None:
     subtitles = {"Transcript": to_webvtt(segments)} if segments else None
     # A new container key per request makes the browser load the player again at the new time.
     with st.container(key=f"player-{video.id}-{start}"):
+        source = video_url(video.file) or video.file  # by URL, with range requests, under serve.py
         if video.has_video:
-            st.video(video.file, start_time=start, subtitles=subtitles)
+            st.video(source, start_time=start, subtitles=subtitles)
         else:
-            st.audio(video.file, start_time=start)
+            st.audio(source, start_time=start)
 
 
 def sources(moments: list[Moment], message_index: int) -> None:

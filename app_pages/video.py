@@ -6,6 +6,7 @@ import streamlit as st
 
 from app_pages.common import App, current
 from app_pages.literal import as_text
+from app_pages.video_route import video_url
 from rag.webvtt import to_webvtt
 
 
@@ -19,10 +20,11 @@ def render(app: App) -> None:
         return
     st.header(as_text(video.name))
     segments = [s for chunk in app.library.store.chunks(video.id) for s in chunk.segments]
+    source = video_url(video.file) or video.file  # by URL, with range requests, under serve.py
     if video.has_video:
-        st.video(video.file, subtitles={"Transcript": to_webvtt(segments)} if segments else None)
+        st.video(source, subtitles={"Transcript": to_webvtt(segments)} if segments else None)
     else:
-        st.audio(video.file)
+        st.audio(source)
 
 
 render(current())
