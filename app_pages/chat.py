@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.common import App, as_text, current, play
+from app_pages.common import App, current, play
+from app_pages.literal import as_label, as_text
 from app_pages.look import IMAGE_TYPES, image_search, more_like_this
+from app_pages.video_route import video_url
 from rag import Library, search_query
 from rag.clock import format_clock
 from rag.errors import AnswerError, VidragError
@@ -70,10 +72,11 @@ def player(library: Library) -> None:
     subtitles = {"Transcript": to_webvtt(segments)} if segments else None
     # A new container key per request makes the browser load the player again at the new time.
     with st.container(key=f"player-{video.id}-{start}"):
+        source = video_url(video.file) or video.file  # by URL, with range requests, under serve.py
         if video.has_video:
-            st.video(video.file, start_time=start, subtitles=subtitles)
+            st.video(source, start_time=start, subtitles=subtitles)
         else:
-            st.audio(video.file, start_time=start)
+            st.audio(source, start_time=start)
 
 
 def sources(moments: list[Moment], message_index: int) -> None:
@@ -106,7 +109,7 @@ def citation_buttons(message: dict, message_index: int) -> None:
     if supported:
         with st.container(horizontal=True):
             for i, citation in enumerate(supported):
-                st.button(f"▶ {citation.label}", key=f"cite-{message_index}-{i}", on_click=play,
+                st.button(as_label(f"▶ {citation.label}"), key=f"cite-{message_index}-{i}", on_click=play,
                           args=(citation.video_id, citation.start_s))
     unsupported = [c.label for c in citations if not c.supported]
     if unsupported:
@@ -144,8 +147,10 @@ def ask(library: Library, question: str, scope: list[str], answering: bool) -> d
             st.markdown(NO_MOMENTS)
             return {"role": "assistant", "content": NO_MOMENTS, "moments": []}
         error = None
+        streamed = st.empty()
         try:
-            st.write_stream(as_text(piece) for piece in answer)
+            for _ in answer:  # the whole text so far, escaped as one: a link split across pieces stays text
+                streamed.markdown(as_text(answer.text))
         except AnswerError as e:
             error = f"{e}. Showing the moments instead."
             st.error(as_text(error))

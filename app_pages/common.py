@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from app_pages.literal import as_text  # noqa: F401  (pages import it from here too)
 from ingest.jobs import JobQueue
 from ingest.pipeline import Ingestor
 from rag import Library
@@ -14,7 +15,6 @@ from rag.health import vlm_status
 from rag.settings import Settings, load_settings
 
 HEALTH_TTL_S = 15  # how long a VLM status check is trusted
-MARKDOWN_SPECIALS = set("\\`*_{}[]()#+-.!|<>~$:")
 SESSION_DEFAULTS = {"messages": list, "playing": lambda: None, "seen_uploads": set, "confirm_delete": lambda: None}
 
 
@@ -64,13 +64,6 @@ def start() -> App:
 def current() -> App:
     """The services app.py started for this run (a page script is run from inside app.py)."""
     return st.session_state.app
-
-
-def as_text(text: str) -> str:
-    """Markdown that shows `text` exactly as it is: no links, no formatting, no HTML. Used for
-    everything that comes from a user, a video or the model."""
-    escaped = "".join("\\" + c if c in MARKDOWN_SPECIALS else c for c in text)
-    return escaped.replace("\n", "  \n")
 
 
 def excerpt(text: str, limit: int) -> str:

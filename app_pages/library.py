@@ -8,7 +8,8 @@ import math
 
 import streamlit as st
 
-from app_pages.common import App, as_text, current, excerpt, video_tags
+from app_pages.common import App, current, excerpt, video_tags
+from app_pages.literal import as_text
 from rag.clock import format_clock
 from rag.errors import VidragError
 from rag.types import Video

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.common import App, as_text
+from app_pages.common import App
+from app_pages.literal import as_label, as_text
 from ingest.jobs import JobQueue
 from ingest.pipeline import STAGES
 from ingest.uploads import UPLOAD_TYPES, save_uploads
@@ -38,7 +39,7 @@ def job_progress(jobs: JobQueue) -> None:
         labels = {"queued": "waiting", "running": f"{job.stage or 'starting'}...", "done": "ready",
                   "exists": "already in the library", "failed": "failed"}
         state = {"queued": "running", "running": "running", "failed": "error"}.get(job.state, "complete")
-        with st.status(f"{job.name}: {labels[job.state]}", state=state, expanded=job.active):
+        with st.status(as_label(f"{job.name}: {labels[job.state]}"), state=state, expanded=job.active):
             if job.note:
                 st.caption(as_text(job.note))
             if job.state == "failed":

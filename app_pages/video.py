@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.common import App, as_text, current, video_tags
+from app_pages.common import App, current, video_tags
+from app_pages.literal import as_label, as_text
+from app_pages.video_route import video_url
 from rag.clock import format_clock
 from rag.errors import VidragError
 from rag.summarize import VideoSummary, summarize_video, video_text
@@ -35,22 +37,23 @@ def player(video: Video, segments: list[Segment], summary: VideoSummary | None) 
         tracks["Chapters"] = chapters_to_webvtt([(c.start_s, c.title) for c in summary.chapters], video.duration_s)
     # A new container key per seek makes the browser load the player again at the new time.
     with st.container(key=f"video-{video.id}-{start}"):
+        source = video_url(video.file) or video.file  # by URL, with range requests, under serve.py
         if video.has_video:
-            st.video(video.file, start_time=start, subtitles=tracks or None)
+            st.video(source, start_time=start, subtitles=tracks or None)
         else:
-            st.audio(video.file, start_time=start)
+            st.audio(source, start_time=start)
 
 
 def chapters(video: Video, summary: VideoSummary) -> None:
     st.subheader("Chapters")
     for i, chapter in enumerate(summary.chapters):
-        st.button(f"{format_clock(chapter.start_s)} {as_text(chapter.title)}", key=f"chapter-{i}", on_click=seek,
+        st.button(f"{format_clock(chapter.start_s)} {as_label(chapter.title)}", key=f"chapter-{i}", on_click=seek,
                   args=(video.id, chapter.start_s), type="tertiary")
 
 
 def timed_lines(video: Video, title: str, lines: list[Segment], key: str) -> None:
     """Segments (or descriptions), a part at a time, each with a time that seeks the player."""
-    with st.expander(f"{title} ({len(lines)})", expanded=key == "transcript"):
+    with st.expander(as_label(f"{title} ({len(lines)})"), expanded=key == "transcript"):
         parts = [lines[i : i + SEGMENTS_PER_PART] for i in range(0, len(lines), SEGMENTS_PER_PART)]
         part = 0
         if len(parts) > 1:
@@ -109,7 +112,7 @@ def similar(app: App, video: Video) -> None:
     if not results:
         st.caption("No other videos yet.")
     for result in results:
-        st.page_link("app_pages/video.py", label=as_text(f"{result.video.name} ({result.score:.2f})"),
+        st.page_link("app_pages/video.py", label=as_label(f"{result.video.name} ({result.score:.2f})"),
                      query_params={"video": result.video.id})
 
 

@@ -35,14 +35,14 @@ def _outside_address() -> str:
 
 @pytest.mark.slow
 def test_plain_streamlit_run_is_not_reachable_from_the_network(tmp_path, model_env):
-    """`streamlit run app.py` with no address flag answers on 127.0.0.1, not on the machine's
-    network address."""
+    """`streamlit run serve.py` (what `make run` does) with no address flag answers on 127.0.0.1,
+    not on the machine's network address."""
     outside = _outside_address()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, **model_env, "VIDRAG_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT)}
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(port)],
                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 60
