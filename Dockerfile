@@ -21,7 +21,8 @@ RUN pip install --no-cache-dir -r requirements.txt
 COPY --chown=vidrag:vidrag .streamlit ./.streamlit
 COPY --chown=vidrag:vidrag rag ./rag
 COPY --chown=vidrag:vidrag ingest ./ingest
-COPY --chown=vidrag:vidrag app.py ./
+COPY --chown=vidrag:vidrag app_pages ./app_pages
+COPY --chown=vidrag:vidrag app.py serve.py ./
 
 USER vidrag
 VOLUME ["/data", "/cache"]
@@ -31,4 +32,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD python -c "import urllib.request; urllib.request.urlopen('http://localhost:8501/_stcore/health')"
 
 # Inside the container the server listens on all interfaces; compose publishes it on localhost.
-CMD ["streamlit", "run", "app.py", "--server.address", "0.0.0.0", "--server.port", "8501"]
+CMD ["streamlit", "run", "serve.py", "--server.address", "0.0.0.0", "--server.port", "8501"]

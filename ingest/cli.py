@@ -11,6 +11,7 @@ from rag.cli import EXIT_ERROR, run_command
 from rag.clock import format_clock
 from rag.errors import VidragError
 from rag.settings import Settings, load_settings
+from rag.terminal import printable
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,12 +24,15 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true", help="print a JSON array")
     remove = commands.add_parser("remove", help="delete videos from the index, with their frames and files")
     remove.add_argument("ids", nargs="+", metavar="ID")
+    describe = commands.add_parser("describe", help="describe and tag the frames of videos that lack it")
+    describe.add_argument("ids", nargs="*", metavar="ID", help="these videos (default: every video)")
+    describe.add_argument("--force", action="store_true", help="redo descriptions and tags that exist")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    command = {"add": _add, "list": _list, "remove": _remove}[args.command]
+    command = {"add": _add, "list": _list, "remove": _remove, "describe": _describe}[args.command]
     return run_command(lambda: command(args, load_settings()), args.verbose,
                        interrupted="interrupted; nothing half-written is visible")
 
@@ -36,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 def _open_ingestor(settings: Settings):
     from ingest.pipeline import Ingestor
 
-    return Ingestor(settings, notify=lambda message: print(message, file=sys.stderr))
+    return Ingestor(settings, notify=lambda message: print(printable(message), file=sys.stderr))
 
 
 def _add(args, settings: Settings) -> int:
@@ -46,9 +50,16 @@ def _add(args, settings: Settings) -> int:
     failed = 0
     for raw in args.paths:
         path = Path(raw)
-        found = media_files(path) if path.exists() else [path]
-        if path.is_dir() and not found:
-            print(f"error: {raw}: no media files in this folder", file=sys.stderr)
+        unreadable: list[str] = []  # and other reasons a path gave nothing to add
+        try:
+            is_dir = path.is_dir()
+        except PermissionError:  # a folder on the way can't be read: ingest says so, per file
+            is_dir = False
+        found = media_files(path, unreadable) if is_dir else [path]
+        if is_dir and not found and not unreadable:
+            unreadable.append(f"{raw}: no media files in this folder")
+        for problem in unreadable:
+            _error(problem)
             failed += 1
         files += found
     ingestor = _open_ingestor(settings) if files else None
@@ -57,13 +68,17 @@ def _add(args, settings: Settings) -> int:
             with _ProgressBars(path.name) as bars:
                 result = ingestor.add(path, progress=bars.update)
         except VidragError as e:
-            print(f"error: {e}" if path.name in str(e) else f"error: {path.name}: {e}", file=sys.stderr)
+            _error(f"{e}" if path.name in str(e) else f"{path.name}: {e}")
             failed += 1
             continue
         for warning in result.warnings:
-            print(f"warning: {path.name}: {warning}", file=sys.stderr)
-        print(_summary(result))
+            print(printable(f"warning: {path.name}: {warning}"), file=sys.stderr)
+        print(printable(_summary(result)))
     return EXIT_ERROR if failed else 0
+
+
+def _error(message: str) -> None:
+    print(printable(f"error: {message}"), file=sys.stderr)
 
 
 def _summary(result) -> str:
@@ -76,15 +91,21 @@ def _summary(result) -> str:
         parts.append(f"{video.frames} frames")
     parts.append(f"{video.text_chunks} text chunks")
     parts.append(f"transcript: {video.transcript_source}" + (f", {video.language}" if video.language else ""))
+    if video.has_video:
+        parts.append(f"{result.described} frames described" if not result.not_described
+                     else f"frames not described ({result.not_described})")
     return f"{video.id}  {video.name}: {done}, {', '.join(parts)}"
 
 
 def _list(args, settings: Settings) -> int:
     from rag.store import Store
 
-    videos = Store(settings).list_videos()
+    store = Store(settings)
+    videos = store.list_videos()
     if args.json:
-        print(json.dumps([v.to_json() for v in videos], indent=2, ensure_ascii=False))
+        listed = [{**{k: v for k, v in video.to_json().items() if k != "frame_tags"},
+                   "described_frames": len(store.described_frames(video.id))} for video in videos]
+        print(json.dumps(listed, indent=2, ensure_ascii=False))
     elif not videos:
         print("No videos yet. Add some with: python -m ingest add PATH")
     else:
@@ -92,7 +113,7 @@ def _list(args, settings: Settings) -> int:
             frames = f"{v.frames:>5} frames" if v.has_video else "   audio only"
             language = v.language or "--"
             duration = format_clock(v.duration_s)
-            print(f"{v.id}  {duration:>8}  {frames}  {v.text_chunks:>4} chunks  {language:>3}  {v.name}")
+            print(printable(f"{v.id}  {duration:>8}  {frames}  {v.text_chunks:>4} chunks  {language:>3}  {v.name}"))
     return 0
 
 
@@ -103,10 +124,31 @@ def _remove(args, settings: Settings) -> int:
         try:
             video = ingestor.remove(video_id)
         except VidragError as e:
-            print(f"error: {e}", file=sys.stderr)
+            _error(str(e))
             failed += 1
             continue
-        print(f"{video.id}  {video.name}: removed")
+        print(printable(f"{video.id}  {video.name}: removed"))
+    return EXIT_ERROR if failed else 0
+
+
+def _describe(args, settings: Settings) -> int:
+    from ingest.backfill import backfill
+
+    ingestor = _open_ingestor(settings)
+    videos = [ingestor.find(video_id) for video_id in args.ids] or ingestor.store.list_videos()
+    failed = 0
+    for video in videos:
+        if not video.has_video:
+            print(f"{video.id}  {video.name}: audio only, nothing to describe")
+            continue
+        with _ProgressBars(video.name) as bars:
+            result = backfill(ingestor, video, force=args.force, progress=bars.update)
+        if result.warning:
+            print(f"warning: {video.name}: {result.warning}", file=sys.stderr)
+            failed += 1
+        tags = ", ".join(f"{t['tag']} {t['share']:.0%}" for t in video.tags[:5]) or "none"
+        print(f"{video.id}  {video.name}: {result.described} of {result.frames} frames described "
+              f"({result.newly_described} now), tags{' (new)' if result.tagged else ''}: {tags}")
     return EXIT_ERROR if failed else 0
 
 
@@ -130,7 +172,7 @@ class _ProgressBars:
         if stage != self.stage:
             self._close()
             self.stage = stage
-            self.bar = tqdm(total=total, desc=f"{self.name[:24]} {stage}", unit="", leave=False)
+            self.bar = tqdm(total=total, desc=printable(f"{self.name[:24]} {stage}"), unit="", leave=False)
         self.bar.total = total
         self.bar.n = done
         self.bar.refresh()

@@ -106,8 +106,9 @@ class JobQueue:
             job.state = "running"
             self._running = job
         try:
+            # Hashed once, in submit; the upload is ours, so the library takes it instead of a copy.
             result = self.ingestor.add(job.path, name=job.name, subtitles=job.subtitles, progress=progress,
-                                       video_id=job.content_id)  # hashed once, in submit
+                                       video_id=job.content_id, move=True)
         except VidragError as e:
             self._finish(job, "failed", message=str(e))
         except Exception as e:  # a bug, not bad input: log it whole, show one line
@@ -117,7 +118,7 @@ class JobQueue:
             state = "exists" if result.status == "exists" else "done"
             self._finish(job, state, video_id=result.video.id, warnings=result.warnings)
         finally:
-            # The library keeps its own copy (ingest links it into videos/); the upload is spent.
+            # The library took the upload into videos/, or failed; either way it is spent.
             _discard(job.path, job.subtitles)
 
     def _note(self, message: str) -> None:

@@ -25,8 +25,11 @@ class Upload:
 
 
 def display_name(client_name: str) -> str:
-    """The last part of whatever the browser sent, never a path."""
-    name = PurePath(client_name.replace("\\", "/")).name.strip()
+    """The name as the browser sent it, for display only (the file is stored under a generated
+    name, so nothing in it can reach the filesystem). A Windows path, which old browsers sent,
+    is cut to its last part; a `/` stays, since a scripted upload may send one (the page shows
+    it literally)."""
+    name = client_name.rsplit("\\", 1)[-1].strip()
     return name or "upload"
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import queue
+import threading
+import time
 from collections.abc import Iterator
 
 from rag.citations import map_citations
@@ -14,7 +17,9 @@ from rag.types import Citation, Moment
 class Answer:
     """An answer being streamed. Iterate it for text as it arrives; afterwards `text` and
     `citations` hold the whole. The moments are known before the first token, and stay when
-    the VLM fails: iteration then raises AnswerError, naming the endpoint."""
+    the VLM fails: iteration then raises AnswerError, naming the endpoint. An answer that takes
+    longer than VIDRAG_VLM_DEADLINE_S in all ends there the same way, with what streamed kept;
+    `cut` says the text stops short."""
 
     def __init__(self, question: str, moments: list[Moment], prompt: Prompt | None, settings: Settings):
         self.question = question
@@ -24,6 +29,7 @@ class Answer:
         self.text = ""
         self.error: AnswerError | None = None
         self.finished = False
+        self.cut = False  # text arrived, then the answer ended early (deadline, or the stream broke)
 
     @property
     def prompt_tokens(self) -> int:
@@ -36,12 +42,15 @@ class Answer:
     def __iter__(self) -> Iterator[str]:
         if self.prompt is None or self.finished:
             return
+        import openai  # noqa: F401  (imported here, a second or more, so the deadline doesn't pay for it)
+
         try:
-            for piece in self._stream():
+            for piece in _within(self._stream(), self.settings.vlm_deadline_s, self.settings.vlm_base_url):
                 self.text += piece
                 yield piece
         except AnswerError as e:
             self.error = e
+            self.cut = bool(self.text)
             raise
         finally:
             self.finished = True
@@ -81,6 +90,47 @@ class Answer:
             client.close()
         if not finished:
             raise AnswerError(f"the VLM at {where} broke off its answer: the stream ended before it was complete")
+
+
+_DONE = object()
+
+
+def _within(pieces: Iterator[str], deadline_s: float, where: str) -> Iterator[str]:
+    """`pieces` until they end or `deadline_s` has passed in all. VIDRAG_VLM_TIMEOUT_S bounds
+    each wait, so a server sending a token every few seconds would never time out; this bounds
+    the whole answer. The stream is read in a thread so that a read blocked at the deadline
+    can't hold the answer up: the thread stops at its next piece (its client closes then)."""
+    arrived: queue.Queue = queue.Queue()
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            for piece in pieces:
+                if stop.is_set():
+                    break
+                arrived.put(piece)
+        except BaseException as e:  # handed to the reader below, raised there
+            arrived.put(e)
+        finally:
+            pieces.close()
+            arrived.put(_DONE)
+
+    threading.Thread(target=read, name="vidrag-answer", daemon=True).start()
+    ends = time.monotonic() + deadline_s
+    try:
+        while True:
+            try:
+                item = arrived.get(timeout=max(0.0, ends - time.monotonic()))
+            except queue.Empty:
+                raise AnswerError(f"the VLM at {where} did not finish its answer within {deadline_s:g} s "
+                                  "(VIDRAG_VLM_DEADLINE_S): the answer is cut there") from None
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
 
 
 def vlm_client(settings: Settings, timeout_s: float):

@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rag.models import load_clip_embedder, load_text_embedder
+from rag.seen import attach_seen, fold_visual, mark_visual
 from rag.settings import Settings
 from rag.store import Store, row_segment_vectors
 from rag.store import row_to_chunk as _row_to_chunk
 from rag.types import Chunk, Frame, Moment, Segment, Video
 
-SIGNALS = ("dense", "bm25", "clip")
+SIGNALS = ("dense", "bm25", "clip", "image")
 RRF_K = 60  # the constant from Cormack et al. (2009); damps the weight of the very top ranks
 CANDIDATES = 30  # results kept per signal for fusion
 LEFTOVER_MARGIN = 10  # extra results fetched, for rows of videos not (or not yet) committed
@@ -33,7 +34,8 @@ LEXICAL_WEIGHT = 0.5  # weight of query words found verbatim, next to cosine sim
 # segment). Chosen with `python -m rag eval --signals` (BENCHMARKS.md, "Evaluation"): the best
 # segment is the most precise evidence, so it counts double; a frame's vote counts half, so that
 # in talk, where most frames look alike, CLIP breaks ties instead of overruling the transcript.
-WEIGHTS = {"dense": 1.0, "bm25": 1.0, "clip": 0.5, "segment": 2.0}
+WEIGHTS = {"dense": 1.0, "bm25": 1.0, "clip": 0.5, "segment": 2.0,
+           "image": 1.0}  # an image the user gave is a query of its own, not a tie-breaker
 _WORD = re.compile(r"[\w']+", re.UNICODE)
 _STOPWORDS = frozenset(
     "a an and are as at be but by did do does for from had has have he her his how i in is it its of on or"
@@ -52,6 +54,9 @@ class _Candidate:
     signals: list[str] = field(default_factory=list)
     frame: Frame | None = None
     frame_only: bool = False
+    seen: str = ""  # frame descriptions in its range
+    visual: bool = False  # found through a frame's description alone: the transcript comes later
+    frame_number: int | None = None  # the described frame, for a description hit
 
 
 class Searcher:
@@ -90,14 +95,20 @@ class Searcher:
         video_ids: Sequence[str] | None = None,
         k: int | None = None,
         signals: Sequence[str] = SIGNALS,
+        image=None,
     ) -> list[Moment]:
-        """The best `k` moments for `question`, from all videos or only `video_ids`."""
+        """The best `k` moments for `question`, from all videos or only `video_ids`. With `image`
+        (a JPEG, PNG or WebP path), frames that look like it count as one more signal; with an
+        image and no question, they are the only one."""
+        from rag.image_search import check_query_image
+
         k = k or self.settings.search_k
+        image = check_query_image(image) if image is not None else None
         videos = {v.id: v for v in self.store.list_videos()}  # only committed videos are searched
         if video_ids:
             videos = {vid: v for vid, v in videos.items() if vid in set(video_ids)}
         question = question.strip()
-        if not videos or not question:
+        if not videos or not (question or image):
             return []
         # Milvus filters by video only when the user chose videos; otherwise rows of videos that
         # are not committed (an ingest under way, or one that died) are dropped here, which is
@@ -114,6 +125,12 @@ class Searcher:
         # in order, since libraries import modules lazily on first use, and two threads importing
         # the same module at once can deadlock.
         frame_hits: Future | None = None
+        image_hits: list = []
+        if image is not None and (clip := self._clip_model()) is not None:
+            image_hits = committed(self.store.search_frames(clip.embed_images([str(image)])[0].tolist(), fetch, only),
+                                   lambda hit: hit[0])
+        if not question:
+            signals = ()
         if "clip" in signals and (clip := self._clip_model()) is not None:
             frame_hits = self._start(lambda: committed(
                 self.store.search_frames(clip.embed_text([question])[0].tolist(), fetch, only), lambda hit: hit[0]))
@@ -124,15 +141,17 @@ class Searcher:
                 self.store.search_text(" ".join(sorted(words)), "sparse", fetch, only), lambda row: row["video_id"]))
 
         ranked: dict[str, list[dict]] = {}
-        query_vector = self._text_model().embed([question])[0]
+        query_vector = self._text_model().embed([question])[0] if question else None
         if "dense" in signals:
             hits = self.store.search_text(query_vector.tolist(), "dense", fetch, only)
             ranked["dense"] = committed(hits, lambda row: row["video_id"])
         if bm25_hits is not None:
             ranked["bm25"] = bm25_hits.result()
 
-        candidates = self._text_candidates(ranked, question, query_vector, lexical="bm25" in signals)
+        candidates = self._text_candidates(ranked, question, query_vector, lexical="bm25" in signals) if ranked else []
+        candidates = fold_visual(candidates, self.frame_interval_s / 2, self.store)
         self._add_frames(candidates, frame_hits.result() if frame_hits is not None else [])
+        self._add_frames(candidates, image_hits, signal="image")
         best = sorted(candidates, key=lambda c: -c.score)[:k]
         moments = self._moments(best, videos)
         self._warm = True
@@ -159,18 +178,19 @@ class Searcher:
         for rank, i in enumerate(by_segment):
             top[i]["score"] += WEIGHTS["segment"] / (RRF_K + rank + 1)
         return [
-            _Candidate(e["row"]["video_id"], span.start_s, span.end_s, span.text, e["score"], e["signals"])
+            mark_visual(_Candidate(e["row"]["video_id"], span.start_s, span.end_s, span.text, e["score"], e["signals"]),
+                        e["row"])
             for e, span in zip(top, spans, strict=True)
         ]
 
     # --- frame hits ------------------------------------------------------------------------
 
-    def _add_frames(self, candidates: list[_Candidate], frame_hits) -> None:
+    def _add_frames(self, candidates: list[_Candidate], frame_hits, signal: str = "clip") -> None:
         """Fuse frames by time: a frame within half a sampling interval of a candidate of the same
         video joins it; any other frame is a moment of its own, its sampling window."""
         slack = self.frame_interval_s / 2
         for rank, (video_id, frame, _) in enumerate(frame_hits):
-            bonus = WEIGHTS["clip"] / (RRF_K + rank + 1)
+            bonus = WEIGHTS[signal] / (RRF_K + rank + 1)
             home = next(
                 (c for c in candidates
                  if c.video_id == video_id and c.start_s - slack <= frame.timestamp_s <= c.end_s + slack),
@@ -180,11 +200,12 @@ class Searcher:
                 home = _Candidate(video_id, frame.timestamp_s, frame.timestamp_s + self.frame_interval_s, "",
                                   frame_only=True)
                 candidates.append(home)
-            if "clip" in home.signals:
+            if signal in home.signals:
                 continue  # one vote per list: its best frame already counted
             home.score += bonus
-            home.signals.append("clip")
-            home.frame = frame  # frame hits come best first
+            home.signals.append(signal)
+            if signal == "image" or home.frame is None:
+                home.frame = frame  # frame hits come best first; the image's match is the one to show
 
     # --- assembling moments ----------------------------------------------------------------
 
@@ -209,7 +230,7 @@ class Searcher:
             if attempt == "by id" and need_frame:
                 frames = self.store.frames_within([(c.video_id, c.start_s - slack, c.end_s + slack)
                                                    for c in need_frame])
-        frame_only = [c for c in best if c.frame_only]
+        frame_only = [c for c in best if c.frame_only or c.visual]
         chunks = self.store.chunks_within([(c.video_id, c.start_s, c.end_s) for c in frame_only])
         for c in frame_only:
             duration = videos[c.video_id].duration_s
@@ -217,9 +238,10 @@ class Searcher:
             segments = sorted({s for vid, chunk in chunks if vid == c.video_id for s in chunk.segments
                                if s.end_s > c.start_s and s.start_s < c.end_s}, key=lambda s: s.start_s)
             c.text = " ".join(s.text for s in segments)
+        attach_seen(best, self.store)
         return [
             Moment(c.video_id, videos[c.video_id].name, c.start_s, c.end_s, c.text, c.frame, c.score,
-                   tuple(s for s in SIGNALS if s in c.signals))
+                   tuple(s for s in SIGNALS if s in c.signals), c.seen)
             for c in best
         ]
 

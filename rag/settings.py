@@ -39,6 +39,22 @@ class Settings(BaseSettings):
     vlm_image_max_side: int = Field(640, ge=64, le=2048, description="Frames are downscaled to this longest side.")
     search_k: int = Field(5, ge=1, le=50, description="Moments retrieved per question.")
 
+    # Faults (issue 13): room to spare on the data disk, and a total deadline for an answer.
+    min_free_mb: int = Field(512, ge=0, description="Free space (MB) that must remain after storing a video's copy.")
+    vlm_deadline_s: float = Field(300.0, gt=0, description="Seconds an answer may take in all; then it is cut.")
+    # Whole videos (issue 10): summaries and chapters after ingest.
+    summarize: Literal["auto", "on", "off"] = Field(
+        "auto", description="Summary and chapters after ingest: auto (when the VLM answers), on (always try), off.")
+    # --- Frame descriptions, zero-shot tags and image search (issue 9) ---
+    describe: Literal["auto", "on", "off"] = Field(
+        "auto", description="Describe frames with the VLM at ingest: auto (when the endpoint answers), on, off.")
+    describe_concurrency: int = Field(4, ge=1, le=64, description="Description requests in flight at once.")
+    describe_group: int = Field(3, ge=1, le=16, description="Consecutive frames described in one request.")
+    describe_image_max_side: int = Field(
+        640, ge=64, le=2048, description="Frames are downscaled to this longest side to be described.")
+    describe_timeout_s: float = Field(60.0, gt=0, description="Seconds one description request may take.")
+    tags_file: str = Field(
+        "", description="Tag vocabulary, one label a line. Empty: the shipped COCO + Places365 list.")
     # --- clip context (issue 11): a run of extra frames over the best moments, for motion ---
     vlm_clip_frames: int = Field(
         5, ge=0, le=32, description="Sequence frames (one per second over the best moments) per question; 0: off.")

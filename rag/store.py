@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.datadir import check_writable
 from rag.errors import ModelMismatchError, StoreError, StoreLockedError, first_line
 from rag.settings import Settings
 from rag.types import Chunk, Frame, Segment, Video
@@ -24,12 +25,19 @@ TEXT_COLLECTION = "vidrag_text"
 IMAGE_COLLECTION = "vidrag_images"
 VIDEO_COLLECTION = "vidrag_videos"  # the registry; a video's row here is its commit marker
 META_COLLECTION = "vidrag_meta"  # which embedding model built each vector collection
+# Whole-video rows, keyed by `video_id` (rag/video_index.py writes them; delete_video removes them).
+SUMMARY_COLLECTION = "vidrag_summaries"
+VIDEO_IMAGE_COLLECTION = "vidrag_video_images"
+VIDEO_TEXT_COLLECTION = "vidrag_video_texts"
+VIDEO_LEVEL_COLLECTIONS = (SUMMARY_COLLECTION, VIDEO_IMAGE_COLLECTION, VIDEO_TEXT_COLLECTION)
 
 INSERT_BATCH = 256  # rows per insert call
 QUERY_LIMIT = 16384  # Milvus's largest query window
 MAX_TEXT = 16384  # characters of chunk text stored
+MAX_VARCHAR = 65535  # bytes of UTF-8: the longest VARCHAR a Milvus server (and Milvus Lite 2.x) accepts
 ID_LENGTH = 64
 PATH_LENGTH = 4096
+SOURCE_LENGTH = 16
 PLACEHOLDER_DIM = 2  # Milvus wants a vector field in every collection, even the registry
 # Every vector we store is normalized, so inner product is cosine similarity; Milvus Lite's
 # brute-force search skips re-normalizing every stored vector on each query for IP.
@@ -59,7 +67,7 @@ class Store:
         self.data_dir = settings.data_dir.resolve()
         target = settings.milvus_target
         if settings.is_milvus_lite:
-            Path(target).parent.mkdir(parents=True, exist_ok=True)
+            check_writable(Path(target).parent)
             # Milvus Lite serves gRPC inside this process and lacks AllocTimestamp, which pymilvus
             # asks for after creating an index and then does without; grpc logs each as a traceback.
             logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
@@ -77,6 +85,7 @@ class Store:
         # them), so they are remembered: each search would otherwise ask Milvus again.
         self._existing: set[str] = set()
         self._models: dict[str, dict] = {}
+        self._text_source: bool | None = None
         self._ensure_bookkeeping()
 
     # --- collections -----------------------------------------------------------------------
@@ -91,7 +100,7 @@ class Store:
             if not self._has(name):
                 self._create(name, _keyed_json_schema(self.client))
         # A reopened database starts with its collections released; queries need them loaded.
-        for name in (VIDEO_COLLECTION, META_COLLECTION, TEXT_COLLECTION, IMAGE_COLLECTION):
+        for name in (VIDEO_COLLECTION, META_COLLECTION, TEXT_COLLECTION, IMAGE_COLLECTION, *VIDEO_LEVEL_COLLECTIONS):
             if self._has(name):
                 self.client.load_collection(name)
 
@@ -137,6 +146,41 @@ class Store:
         rows = [chunk_to_row(video_id, i, chunk, vectors[i], segment_vectors[i]) for i, chunk in enumerate(chunks)]
         self._insert(TEXT_COLLECTION, rows)
 
+    def insert_descriptions(self, video_id: str, described: Sequence[tuple[int, Chunk]], vectors) -> None:
+        """What frames show, as text rows beside the transcript: (frame number, one-segment chunk),
+        so dense and BM25 search find them as they find speech. Each row is written whole; rows
+        of a committed video are visible as soon as they are written."""
+        with_source = self.text_has_source()
+        rows = [description_to_row(video_id, number, chunk, vectors[i], with_source)
+                for i, (number, chunk) in enumerate(described)]
+        self._insert(TEXT_COLLECTION, rows)
+
+    def described_frames(self, video_id: str) -> set[int]:
+        """The numbers of this video's frames that have a description row."""
+        if not self._has(TEXT_COLLECTION):
+            return set()
+        rows = self.client.query(TEXT_COLLECTION, filter=f"video_id == {json.dumps(video_id)}",
+                                 output_fields=["id"], limit=QUERY_LIMIT)
+        return {number for row in rows if (number := description_number(row["id"])) is not None}
+
+    def text_has_source(self) -> bool:
+        """Text collections made before frame descriptions have no `source` field (Milvus Lite
+        can't add one); their description rows are told apart by id, see row_source."""
+        if self._text_source is None:
+            fields = self.client.describe_collection(TEXT_COLLECTION)["fields"]
+            self._text_source = any(f["name"] == "source" for f in fields)
+        return self._text_source
+
+    def frame_vectors(self, video_id: str) -> np.ndarray:
+        """A video's stored CLIP vectors, in frame order."""
+        frames = self.frames(video_id)
+        if not frames:
+            return np.zeros((0, 0), dtype=np.float32)
+        rows = self.client.get(IMAGE_COLLECTION, ids=[f"{video_id}:f{i}" for i in range(len(frames))],
+                               output_fields=["vector"])
+        by_id = {row["id"]: row["vector"] for row in rows}
+        return np.array([by_id[f"{video_id}:f{i}"] for i in range(len(frames))], dtype=np.float32)
+
     def insert_frames(self, video_id: str, frames: Sequence[Frame], vectors: np.ndarray) -> None:
         rows = [frame_to_row(video_id, i, frame, vectors[i], self.data_dir) for i, frame in enumerate(frames)]
         self._insert(IMAGE_COLLECTION, rows)
@@ -164,7 +208,7 @@ class Store:
         """Hide the video first (registry row), then drop its vectors, so no reader sees half of it."""
         expr = f"video_id == {json.dumps(video_id)}"
         self.client.delete(VIDEO_COLLECTION, filter=f"id == {json.dumps(video_id)}")
-        for collection in (TEXT_COLLECTION, IMAGE_COLLECTION):
+        for collection in (TEXT_COLLECTION, IMAGE_COLLECTION, *VIDEO_LEVEL_COLLECTIONS):
             if self._has(collection):
                 self.client.delete(collection, filter=expr)
 
@@ -198,10 +242,10 @@ class Store:
         rows = self.client.query(
             TEXT_COLLECTION,
             filter=f"video_id == {json.dumps(video_id)}",
-            output_fields=["start_s", "end_s", "text", "segments"],
+            output_fields=["id", "start_s", "end_s", "text", "segments"],
             limit=QUERY_LIMIT,
         )
-        return sorted((row_to_chunk(row) for row in rows), key=lambda c: c.start_s)
+        return sorted((row_to_chunk(row) for row in rows if row_source(row) == "speech"), key=lambda c: c.start_s)
 
     def frames(self, video_id: str) -> list[Frame]:
         rows = self.client.query(
@@ -257,15 +301,17 @@ class Store:
                                output_fields=["video_id", "timestamp_s", "frame_path"])
         return [(row["video_id"], self._frame(row)) for row in rows]
 
-    def chunks_within(self, windows: Sequence[tuple[str, float, float]]) -> list[tuple[str, Chunk]]:
-        """Chunks that overlap any of the (video id, start, end) windows, in one query."""
+    def chunks_within(self, windows: Sequence[tuple[str, float, float]], source: str = "speech"
+                      ) -> list[tuple[str, Chunk]]:
+        """Chunks of `source` ("speech" or "visual") that overlap any of the (video id, start,
+        end) windows, in one query."""
         if not windows or not self._has(TEXT_COLLECTION):
             return []
         rows = self.client.query(
             TEXT_COLLECTION, filter=_windows(windows, "start_s <= {end} and end_s >= {start}"),
-            output_fields=["video_id", "start_s", "end_s", "text", "segments"], limit=QUERY_LIMIT,
+            output_fields=["id", "video_id", "start_s", "end_s", "text", "segments"], limit=QUERY_LIMIT,
         )
-        return [(row["video_id"], row_to_chunk(row)) for row in rows]
+        return [(row["video_id"], row_to_chunk(row)) for row in rows if row_source(row) == source]
 
     def _frame(self, row: dict) -> Frame:
         return Frame(float(row["timestamp_s"]), str(self.data_dir / row["frame_path"]))
@@ -298,8 +344,11 @@ def _text_schema(client, dim: int):
     schema.add_field("video_id", DataType.VARCHAR, max_length=ID_LENGTH)
     schema.add_field("start_s", DataType.DOUBLE)
     schema.add_field("end_s", DataType.DOUBLE)
-    schema.add_field("text", DataType.VARCHAR, max_length=MAX_TEXT * 4, enable_analyzer=True)
+    schema.add_field("text", DataType.VARCHAR, max_length=MAX_VARCHAR, enable_analyzer=True)
     schema.add_field("segments", DataType.JSON)
+    # What the text is: "speech" (transcript) or "visual" (a frame's description). Nullable with a
+    # default, so rows written without it (by older code) read as speech.
+    schema.add_field("source", DataType.VARCHAR, max_length=SOURCE_LENGTH, nullable=True, default_value="speech")
     schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
     schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
     # Milvus computes the BM25 sparse vector from `text` itself, so full-text search needs no model.
@@ -349,10 +398,36 @@ def chunk_to_row(video_id: str, index: int, chunk: Chunk, vector: np.ndarray, se
         "video_id": video_id,
         "start_s": float(chunk.start_s),
         "end_s": float(chunk.end_s),
-        "text": chunk.text[:MAX_TEXT],
+        "text": _fit_utf8(chunk.text[:MAX_TEXT], MAX_VARCHAR),
         "segments": segments,
         "dense": [float(x) for x in vector],
     }
+
+
+def description_to_row(video_id: str, number: int, chunk: Chunk, vector: np.ndarray, with_source: bool) -> dict:
+    """Frame `number`'s description: a text row with one segment (itself), id `<video>:d<n>`."""
+    row = chunk_to_row(video_id, 0, chunk, vector, [vector])
+    row["id"] = f"{video_id}:d{number}"
+    if with_source:
+        row["source"] = "visual"
+    return row
+
+
+def description_number(row_id: str) -> int | None:
+    """The frame number of a description row's id, None for a transcript row."""
+    _, _, tail = row_id.rpartition(":")
+    return int(tail[1:]) if tail.startswith("d") and tail[1:].isdigit() else None
+
+
+def row_source(row: dict) -> str:
+    """"speech" or "visual": the row's field where the collection has one, else read off its id."""
+    return row.get("source") or ("visual" if description_number(row["id"]) is not None else "speech")
+
+
+def _fit_utf8(text: str, max_bytes: int) -> str:
+    """`text` cut to at most `max_bytes` of UTF-8, never inside a character."""
+    encoded = text.encode("utf-8")
+    return text if len(encoded) <= max_bytes else encoded[:max_bytes].decode("utf-8", errors="ignore")
 
 
 def row_to_chunk(row: dict) -> Chunk:

@@ -55,6 +55,8 @@ class Video:
     has_video: bool = True
     created: str = ""  # ISO 8601, UTC
     extra: dict = field(default_factory=dict)
+    tags: list[dict] = field(default_factory=list)  # [{"tag", "share"}]: the video's top zero-shot tags
+    frame_tags: list[list[str]] = field(default_factory=list)  # each frame's tags, in frame order
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -72,7 +74,8 @@ class Moment:
     text: str
     frame: Frame | None
     score: float
-    signals: tuple[str, ...]  # which searches found it: "dense", "bm25", "clip"
+    signals: tuple[str, ...]  # which searches found it: "dense", "bm25", "clip", "image"
+    seen: str = ""  # what the frames in its range show: their descriptions ("said" is `text`)
 
     def to_json(self) -> dict:
         return {
@@ -85,6 +88,7 @@ class Moment:
             "frame_s": round(self.frame.timestamp_s, 3) if self.frame else None,
             "score": round(self.score, 6),
             "signals": list(self.signals),
+            "seen": self.seen,
         }
 
 

@@ -103,6 +103,23 @@ def test_faults_keep_the_moments_and_name_the_endpoint(library, fault, message):
         assert answer.text and answer.text != stub.reply  # half an answer arrived
 
 
+def test_a_slow_answer_is_cut_at_the_deadline_and_keeps_what_streamed(library):
+    """A token every 0.4 s never trips the per-wait timeout (2 s); the 1.5 s deadline for the
+    whole answer does: the text so far stays, marked cut, and the moments are there."""
+    import time
+
+    with StubVLM(interval_s=0.4) as stub:
+        answer = _library_with(library, stub.base_url, vlm_deadline_s=1.5).answer(QUESTION)
+        started = time.monotonic()
+        with pytest.raises(AnswerError, match=r"did not finish its answer within 1\.5 s \(VIDRAG_VLM_DEADLINE_S\)"):
+            for _ in answer:
+                pass
+        elapsed = time.monotonic() - started
+    assert 1.4 < elapsed < 2.5
+    assert answer.cut and answer.text and stub.reply.startswith(answer.text) and answer.text != stub.reply
+    assert answer.moments and answer.error is not None
+
+
 def test_refused_connection(library):
     url = refused_url()
     answer = _library_with(library, url).answer(QUESTION)

@@ -1,6 +1,8 @@
-"""End to end in a real headless Chromium: upload a real clip, ask, click a citation, watch."""
+"""End to end in a real headless Chromium: upload a real clip, ask, click a citation, watch; then
+open the video's page by URL and click a chapter."""
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -11,6 +13,7 @@ import urllib.request
 import pytest
 
 from conftest import BUNNY_CUES, ROOT, write_srt
+from ingest.pipeline import content_id
 from openai_stub import StubVLM
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -40,7 +43,7 @@ def app_url(tmp_path, model_env):
         env = {**os.environ, **model_env, "VIDRAG_DATA_DIR": str(tmp_path / "data"),
                "VIDRAG_VLM_BASE_URL": stub.base_url, "PYTHONPATH": str(ROOT)}
         server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.address", "127.0.0.1",
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"), "--server.address", "127.0.0.1",
              "--server.port", str(port)],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "server.log", "w"),
         )
@@ -90,4 +93,58 @@ def test_upload_ask_and_jump_to_the_moment(app_url, shared_media, tmp_path):
         page.wait_for_function("document.querySelector('video').readyState >= 1", timeout=30_000)
         assert abs(video.evaluate("v => v.currentTime") - 20) < 1
         page.screenshot(path=str(tmp_path / "playing.png"))
+
+        # The video's own page, by URL: its chapters (the stub VLM wrote them after the upload) seek.
+        page.goto(f"{app_url}/video?video={content_id(clip)}")
+        chapter = page.get_by_role("button", name=re.compile(r"^\d\d:\d\d Part \d$")).last
+        expect(chapter).to_be_visible(timeout=60_000)
+        minutes, seconds = chapter.inner_text().split()[0].split(":")
+        chapter_s = int(minutes) * 60 + int(seconds)
+        assert chapter_s > 0
+        chapter.click()
+        page.wait_for_function(
+            f"(v => v && v.readyState >= 1 && Math.abs(v.currentTime - {chapter_s}) < 1)"
+            "(document.querySelector('video'))", timeout=30_000)
+        assert abs(page.locator("video").evaluate("v => v.currentTime") - chapter_s) < 1
+        page.screenshot(path=str(tmp_path / "video_page.png"), full_page=True)
+        browser.close()
+
+
+HOSTILE_NAME = "[x](https://example.com)<b>y</b>.mp4"
+
+
+@pytest.fixture
+def no_descriptions(monkeypatch):
+    """This test is about names, not frame descriptions: the app starts without the describe stage."""
+    monkeypatch.setenv("VIDRAG_DESCRIBE", "off")
+
+
+def test_a_hostile_upload_name_shows_literally(no_descriptions, app_url, tmp_path):
+    """An upload named like markdown, HTML and a URL shows as those characters, everywhere it
+    appears (upload status, library, scope picker): no <a>, <img> or <b> comes from it."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from conftest import make_video
+
+    clip = make_video(tmp_path / "clip.mp4", 3, audio=False)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(app_url)
+        page.locator('input[type="file"]').set_input_files(
+            [{"name": HOSTILE_NAME, "mimeType": "video/mp4", "buffer": clip.read_bytes()}])
+        ready = page.get_by_text("y</b>.mp4: ready")
+        expect(ready).to_be_visible(timeout=540_000)
+        expect(page.get_by_text("Delete").first).to_be_visible(timeout=30_000)  # the library shows it too
+        page.get_by_text("All videos").click()  # open the scope picker, so its option is in the DOM
+        page.wait_for_timeout(1000)
+        text = page.evaluate("document.body.innerText").replace("\u2060", "")
+        assert text.count(HOSTILE_NAME) >= 3, text  # status label, library entry, picker option
+        injected = page.evaluate("""() => ({
+            links: [...document.querySelectorAll('a')].map(a => a.href).filter(h => h.includes('example.com')),
+            images: [...document.querySelectorAll('img')].map(i => i.src).filter(s => s.includes('example.com')),
+            bold: [...document.querySelectorAll('b')].filter(b => b.textContent.trim() === 'y').length,
+        })""")
+        assert injected == {"links": [], "images": [], "bold": 0}
+        page.screenshot(path=str(tmp_path / "hostile.png"), full_page=True)
         browser.close()

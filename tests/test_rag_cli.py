@@ -61,6 +61,20 @@ def test_ask_without_a_vlm_shows_the_moments_and_exits_3(run_cli, indexed):
     assert result.stderr.count("\n") == 1 and url in result.stderr and result.stderr.startswith("error: ")
 
 
+def test_ask_past_the_deadline_keeps_the_text_marks_it_cut_and_exits_3(run_cli, indexed):
+    with StubVLM(interval_s=0.5) as stub:
+        env = {"VIDRAG_VLM_BASE_URL": stub.base_url, "VIDRAG_VLM_DEADLINE_S": "3", "VIDRAG_VLM_TIMEOUT_S": "5"}
+        text = run_cli("rag", "ask", "What do we bake?", env=env)
+        as_json = run_cli("rag", "ask", "What do we bake?", "--json", env=env)
+    assert text.returncode == 3 and as_json.returncode == 3
+    first_line = text.stdout.splitlines()[0]
+    assert first_line.endswith(" [answer cut short]") and stub.reply.startswith(first_line.split(" [answer")[0])
+    assert "Moments found:" in text.stdout and "cooking.mp4" in text.stdout
+    assert text.stderr.count("\n") == 1 and "VIDRAG_VLM_DEADLINE_S" in text.stderr
+    out = json.loads(as_json.stdout)
+    assert out["cut"] is True and out["answer"] and out["moments"] and "VIDRAG_VLM_DEADLINE_S" in out["error"]
+
+
 def test_empty_library_says_so(run_cli):
     result = run_cli("rag", "search", "anything")
     assert result.returncode == 0 and "No videos indexed yet" in result.stderr
