@@ -1,4 +1,4 @@
-"""`python -m bench NAME [--json]`: frames, ingest, retrieval, prompt. See BENCHMARKS.md."""
+"""`python -m bench NAME [--json]`: frames, ingest, retrieval, prompt, player. See BENCHMARKS.md."""
 
 from __future__ import annotations
 
@@ -40,6 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     retrieval.add_argument("--queries", type=int, default=40)
     retrieval.add_argument("--default-shaped-models", action="store_true")
     commands.add_parser("prompt", parents=[common], help="Pixtral tokens of the default prompt and of the seed's")
+    player = commands.add_parser("player", parents=[common],
+                                 help="server memory while a large video plays and seeks in Chromium")
+    player.add_argument("--size-mb", type=int, default=1024, help="size of the generated video")
+    player.add_argument("--sessions", type=int, default=3, help="browser sessions playing it at once")
+    player.add_argument("--seeks", type=int, default=8, help="seeks per session")
     args = parser.parse_args(argv)
 
     if getattr(args, "default_shaped_models", False):
@@ -59,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import retrieval as bench
 
         result = {"runs": [bench.run(hours, queries=args.queries) for hours in args.hours]}
+    elif args.name == "player":
+        from bench import player as bench
+
+        result = bench.run(args.size_mb, sessions=args.sessions, seeks=args.seeks)
     else:
         from bench import prompt as bench
 
