@@ -154,7 +154,8 @@ def ask(library: Library, question: str, scope: list[str], answering: bool) -> d
         except AnswerError as e:
             error = f"{e}. Showing the moments instead."
             st.error(as_text(error))
-        message = {"role": "assistant", "content": answer.text, "moments": answer.moments,
+        cut = " [answer cut short]" if answer.cut else ""  # the deadline, or a stream that broke off
+        message = {"role": "assistant", "content": answer.text + cut, "moments": answer.moments,
                    "citations": answer.citations, "error": error}
         citation_buttons(message, index)
         sources(answer.moments, index)

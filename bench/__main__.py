@@ -1,5 +1,5 @@
-"""`python -m bench NAME [--json]`: frames, ingest, retrieval, prompt, describe, videos, clips.
-See BENCHMARKS.md."""
+"""`python -m bench NAME [--json]`: frames, ingest, retrieval, prompt, describe, videos, clips,
+whisper, player. See BENCHMARKS.md."""
 
 from __future__ import annotations
 
@@ -63,6 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     clips = commands.add_parser("clips", parents=[common], help="clip context's decode time per question")
     clips.add_argument("video", nargs="?", help="default: a generated 10-minute 720p H.264 video")
     clips.add_argument("--questions", type=int, default=20)
+    player = commands.add_parser("player", parents=[common],
+                                 help="server memory while a large video plays and seeks in Chromium")
+    player.add_argument("--size-mb", type=int, default=1024, help="size of the generated video")
+    player.add_argument("--sessions", type=int, default=3, help="browser sessions playing it at once")
+    player.add_argument("--seeks", type=int, default=8, help="seeks per session")
     args = parser.parse_args(argv)
 
     if getattr(args, "default_shaped_models", False):
@@ -104,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import clips as bench
 
         result = bench.run(args.video, questions=args.questions)
+    elif args.name == "player":
+        from bench import player as bench
+
+        result = bench.run(args.size_mb, sessions=args.sessions, seeks=args.seeks)
     else:
         from bench import prompt as bench
 

@@ -134,7 +134,7 @@ def test_a_hostile_upload_name_shows_literally(no_descriptions, app_url, tmp_pat
         page.locator('input[type="file"]').set_input_files(
             [{"name": HOSTILE_NAME, "mimeType": "video/mp4", "buffer": clip.read_bytes()}])
         ready = page.get_by_text("y</b>.mp4: ready")
-        expect(ready).to_be_visible(timeout=540_000)
+        expect(ready).to_be_visible(timeout=180_000)
         expect(page.get_by_text("Delete").first).to_be_visible(timeout=30_000)  # the library shows it too
         page.get_by_text("All videos").click()  # open the scope picker, so its option is in the DOM
         page.wait_for_timeout(1000)
