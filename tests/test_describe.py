@@ -182,3 +182,32 @@ def _previous_text_schema(client, dim):
     index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
     index.add_index("video_id", index_type="INVERTED")
     return schema, index
+
+
+@pytest.mark.slow
+def test_big_buck_bunny_with_a_vlm_up(settings, monkeypatch, shared_media, tmp_path):
+    """Every frame described; a word only the stub's description holds finds that frame's moment;
+    the frame itself, re-encoded as a PNG at half size, finds its own moment first."""
+    from PIL import Image
+
+    from rag import Library
+
+    clip = tmp_path / "bunny.webm"
+    clip.symlink_to(shared_media / "big_buck_bunny_0_30.webm")
+    with StubVLM() as stub:
+        ingestor = _ingestor(monkeypatch, vlm_base_url=stub.base_url)
+        result = ingestor.add(clip)
+    store = ingestor.store
+    frames = store.frames(result.video.id)
+    assert result.warnings == [] and len(store.described_frames(result.video.id)) == len(frames) == 6
+    assert len(result.video.frame_tags) == len(frames)
+    library = Library(ingestor.settings, store=store)
+    at = frames[4].timestamp_s
+    top = library.searcher.search(frame_word(at), k=3, signals=("dense", "bm25"))[0]
+    assert top.start_s <= at < top.end_s and frame_word(at) in top.seen
+    query = tmp_path / "frame.png"
+    with Image.open(frames[4].path) as image:
+        image.resize((image.width // 2, image.height // 2)).save(query)
+    first = library.searcher.search("", image=query, k=3)[0]
+    assert first.frame.timestamp_s == pytest.approx(at) and first.start_s <= at < first.end_s
+    store.close()
