@@ -7,6 +7,7 @@ import streamlit as st
 
 from app_pages.common import App, current, play
 from app_pages.literal import as_label, as_text
+from app_pages.look import IMAGE_TYPES, image_search, more_like_this
 from app_pages.video_route import video_url
 from rag import Library, search_query
 from rag.clock import format_clock
@@ -90,8 +91,15 @@ def sources(moments: list[Moment], message_index: int) -> None:
         excerpt = moment.text if len(moment.text) <= EXCERPT_CHARS else moment.text[:EXCERPT_CHARS] + "…"
         if excerpt:
             words.caption(as_text(excerpt))
-        words.button(f"▶ Play from {format_clock(moment.start_s)}", key=f"source-{message_index}-{i}",
-                     on_click=play, args=(moment.video_id, moment.start_s))
+        if moment.seen:
+            seen = moment.seen if len(moment.seen) <= EXCERPT_CHARS else moment.seen[:EXCERPT_CHARS] + "…"
+            words.caption(as_text(f"On screen: {seen}"))
+        with words.container(horizontal=True):
+            st.button(f"▶ Play from {format_clock(moment.start_s)}", key=f"source-{message_index}-{i}",
+                      on_click=play, args=(moment.video_id, moment.start_s))
+            if moment.frame:
+                st.button("More like this", key=f"similar-{message_index}-{i}", on_click=more_like_this,
+                          args=(moment,))
 
 
 def citation_buttons(message: dict, message_index: int) -> None:
@@ -165,8 +173,15 @@ def render(app: App) -> None:
                         "Each question shows the best moments instead of an answer."))
     for index, message in enumerate(st.session_state.messages):
         show_message(message, index)
-    question = st.chat_input("Ask about your videos")
-    if question:
+    # An image pasted or attached searches by what it shows (with the words, if any).
+    submitted = st.chat_input("Ask about your videos, or paste an image", accept_file=True, file_type=IMAGE_TYPES)
+    question = submitted.text if submitted else ""
+    if submitted and submitted.files:
+        image = submitted.files[0]
+        st.session_state.messages.append({"role": "user", "content": f"{question} [image: {image.name}]".strip()})
+        st.session_state.messages.append(image_search(question, image, scope))
+        st.rerun()
+    elif question:
         st.session_state.messages.append({"role": "user", "content": question})
         show_message(st.session_state.messages[-1], len(st.session_state.messages) - 1)
         try:

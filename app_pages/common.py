@@ -66,5 +66,14 @@ def current() -> App:
     return st.session_state.app
 
 
+def excerpt(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
+
+
+def video_tags(video) -> list[str]:
+    """The video's zero-shot tags, best first, each with the share of frames that carry it."""
+    return [f"{t['tag']} {t['share']:.0%}" for t in video.tags if t.get("tag")]
+
+
 def play(video_id: str, start_s: float) -> None:
     st.session_state.playing = {"video_id": video_id, "start_s": start_s}

@@ -1,4 +1,5 @@
-"""`python -m bench NAME [--json]`: frames, ingest, retrieval, prompt, player. See BENCHMARKS.md."""
+"""`python -m bench NAME [--json]`: frames, ingest, retrieval, prompt, describe, videos, clips,
+whisper, player. See BENCHMARKS.md."""
 
 from __future__ import annotations
 
@@ -32,14 +33,36 @@ def main(argv: list[str] | None = None) -> int:
     ingest.add_argument("--subtitles", help="a subtitle file to use instead of Whisper")
     ingest.add_argument("--generated-subtitles", action="store_true",
                         help="a generated subtitle cue every 5 s instead of Whisper")
+    ingest.add_argument("--speech", action="store_true",
+                        help="the generated video speaks (espeak-ng talk) instead of a sine tone")
     ingest.add_argument("--default-shaped-models", action="store_true",
                         help="Whisper base and CLIP ViT-B-32 with random weights, for machines without hub access;"
                              " Whisper's decoder ends every window at once, so its decoding time is not measured")
+    whisper = commands.add_parser("whisper", parents=[common],
+                                  help="real-time factor of Whisper settings on espeak-ng talk; a silent hour")
+    whisper.add_argument("model", help="a real Whisper checkpoint, e.g. ../shared/models/whisper-tiny.en.pt")
+    whisper.add_argument("--seconds", type=int, default=600, help="length of the talk")
+    whisper.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    whisper.add_argument("--only", nargs="+", help="setting names to run (default: all)")
+    whisper.add_argument("--no-silent-hour", action="store_true")
     retrieval = commands.add_parser("retrieval", parents=[common], help="rag.search latency on a synthetic library")
     retrieval.add_argument("--hours", type=float, nargs="+", default=[1.0, 10.0, 100.0])
     retrieval.add_argument("--queries", type=int, default=40)
+    retrieval.add_argument("--stores", nargs="+", default=["lite"], metavar="STORE",
+                           help='"lite" (the embedded Milvus Lite) and/or Milvus server URLs, asked in turn')
     retrieval.add_argument("--default-shaped-models", action="store_true")
     commands.add_parser("prompt", parents=[common], help="Pixtral tokens of the default prompt and of the seed's")
+    describe = commands.add_parser("describe", parents=[common],
+                                   help="frame descriptions: requests and tokens per hour, overhead per 100 frames")
+    describe.add_argument("--frames", type=int, default=100)
+    describe.add_argument("--default-shaped-models", action="store_true")
+    videos = commands.add_parser("videos", parents=[common], help="rag videos / rag similar / a Library page at scale")
+    videos.add_argument("--videos", type=int, default=1000)
+    videos.add_argument("--queries", type=int, default=20)
+    videos.add_argument("--default-shaped-models", action="store_true")
+    clips = commands.add_parser("clips", parents=[common], help="clip context's decode time per question")
+    clips.add_argument("video", nargs="?", help="default: a generated 10-minute 720p H.264 video")
+    clips.add_argument("--questions", type=int, default=20)
     player = commands.add_parser("player", parents=[common],
                                  help="server memory while a large video plays and seeks in Chromium")
     player.add_argument("--size-mb", type=int, default=1024, help="size of the generated video")
@@ -58,12 +81,34 @@ def main(argv: list[str] | None = None) -> int:
     elif args.name == "ingest":
         from bench import ingest as bench
 
-        result = bench.run(args.video, subtitles=args.subtitles, seconds=args.seconds,
+        video = args.video
+        if args.speech and not video:
+            from bench.speech import talk_video
+
+            video = str(talk_video(args.seconds))
+        result = bench.run(video, subtitles=args.subtitles, seconds=args.seconds,
                            generated_subtitles=args.generated_subtitles)
+    elif args.name == "whisper":
+        from bench import whisper as bench
+
+        result = bench.run(args.model, seconds=args.seconds, settings=args.only, threads=args.threads,
+                           silent_hour=not args.no_silent_hour)
     elif args.name == "retrieval":
         from bench import retrieval as bench
 
-        result = {"runs": [bench.run(hours, queries=args.queries) for hours in args.hours]}
+        result = {"runs": [bench.run(hours, queries=args.queries, uris=tuple(args.stores)) for hours in args.hours]}
+    elif args.name == "describe":
+        from bench import describe as bench
+
+        result = bench.run(args.frames)
+    elif args.name == "videos":
+        from bench import videos as bench
+
+        result = bench.run(args.videos, queries=args.queries)
+    elif args.name == "clips":
+        from bench import clips as bench
+
+        result = bench.run(args.video, questions=args.questions)
     elif args.name == "player":
         from bench import player as bench
 

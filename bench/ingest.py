@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bench.media import test_video
 
-STAGES = ("probe", "frames", "audio", "transcript", "embeddings", "index")
+STAGES = ("probe", "frames", "describe", "audio", "transcript", "embeddings", "index")
 
 
 def run(video: str | None = None, subtitles: str | None = None, seconds: int = 3600,

@@ -1,5 +1,5 @@
-"""Prompt size in Pixtral tokens: vidrag's default request against the seed's (one full-resolution
-frame and five transcript chunks)."""
+"""Prompt size in Pixtral tokens: vidrag's default request (clip context included) against the
+seed's (one full-resolution frame and five transcript chunks)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 from PIL import Image
 
 from bench.retrieval import sentence
-from rag.prompt import PixtralCounter, build_prompt, render
+from rag.clips import clip_times
+from rag.prompt import Clip, PixtralCounter, build_prompt, render
 from rag.settings import Settings
 from rag.types import Frame, Moment
 
@@ -22,6 +23,7 @@ def _frames(folder: Path, count: int, size: tuple[int, int]) -> list[Frame]:
     import numpy as np
 
     rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
     frames = []
     for i in range(count):
         pixels = rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
@@ -43,9 +45,17 @@ def run() -> dict:
         moments = [Moment("v", "cooking show.mp4", i * 30.0, i * 30.0 + 9.8,
                           " ".join(sentence(rng) for _ in range(2)), frames[i], 1.0 / (i + 1), ("dense",))
                    for i in range(settings.search_k)]
+        # Clip context as the defaults plan it: the best moment's frames, one per second.
+        times = clip_times(moments[0].start_s, moments[0].end_s, settings.vlm_clip_frames)
+        sequence = _frames(Path(folder) / "clip", len(times), SEED_FRAME) if times else []
+        clips = [Clip(tuple(sequence), max_side=settings.vlm_clip_frame_side)]
         ours = build_prompt(QUESTION, moments, [], max_images=settings.vlm_max_images,
                             image_max_side=settings.vlm_image_max_side,
-                            budget_tokens=settings.vlm_context_tokens - settings.vlm_max_tokens, counter=counter)
+                            budget_tokens=settings.vlm_context_tokens - settings.vlm_max_tokens, counter=counter,
+                            clips=clips)
+        without = build_prompt(QUESTION, moments, [], max_images=settings.vlm_max_images,
+                               image_max_side=settings.vlm_image_max_side,
+                               budget_tokens=settings.vlm_context_tokens - settings.vlm_max_tokens, counter=counter)
         # The seed: five 30 s chunks of text and one frame at full resolution.
         chunks = [Moment("v", "cooking show.mp4", i * 30.0, i * 30.0 + 30, " ".join(sentence(rng) for _ in range(6)),
                          frames[0] if i == 0 else None, 1.0, ("dense",)) for i in range(5)]
@@ -57,6 +67,9 @@ def run() -> dict:
     return {
         "default_tokens": ours.tokens,
         "default_images": ours.images,
+        "default_clip_frames": ours.clip_frames,
+        "default_clip_frame_side_px": settings.vlm_clip_frame_side,
+        "tokens_without_clip_context": without.tokens,
         "default_image_side_px": settings.vlm_image_max_side,
         "default_moments": len(ours.moments),
         "tokens_per_default_image": image_tokens,

@@ -50,7 +50,7 @@ PASSAGES = (
             "Why was the rail journey delayed?", "signal"),
     Passage("To fix a flat bicycle tyre, lever it off the rim, find the puncture and glue a patch over it.",
             "How do you repair a punctured bike wheel?", "patch"),
-    Passage("The museum opens at nine on weekdays, and children under twelve get in for free.",
+    Passage("Children under twelve get into the museum for free, and it opens at nine on weekdays.",
             "Do kids have to pay for the exhibition?", "free"),
     Passage("My grandmother knitted me a red wool scarf for the long winters in the mountains.",
             "Who made the warm thing I wrap around my neck?", "grandmother"),

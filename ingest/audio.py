@@ -3,6 +3,11 @@
 whisper.load_audio shells out to an `ffmpeg` on PATH, which a fresh machine doesn't have. The
 audio comes a window at a time from one ffmpeg process, so an hour of it never sits in memory
 at once (230 MB as float32, and Whisper's spectrogram of it takes several times that).
+
+Sample 0 is the media's start, the time frames are measured from. An audio stream that starts
+later than the video (or has gaps) would otherwise lose that time: ffmpeg writes the samples it
+has, so speech at 10 s in a track that starts at 9.98 s would be heard at 0.02 s. The
+`aresample` filter fills the lead-in and any gap with silence instead.
 """
 
 from __future__ import annotations
@@ -29,7 +34,9 @@ def audio_windows(info: MediaInfo, window_s: float = WINDOW_S) -> Iterator[np.nd
     if stream is None:
         raise IngestError("no audio stream")
     command = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-i", input_arg(info.path),
-               "-map", f"0:{stream.index}", "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "f32le", "-"]
+               "-map", f"0:{stream.index}", "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE),
+               # async=1 fills (or trims) where the timestamps jump; first_pts=0 fills the lead-in.
+               "-af", "aresample=async=1:first_pts=0", "-f", "f32le", "-"]
     window_bytes = int(window_s * SAMPLE_RATE) * 4
     decoded = 0
     # stderr goes to a file: a pipe nobody reads could fill up and stall ffmpeg.

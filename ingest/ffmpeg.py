@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 import subprocess
 from collections.abc import Callable, Sequence
 
 from rag.errors import IngestError
-
-
-@functools.cache
-def ffmpeg_exe() -> str:
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
+from rag.ffmpeg import ffmpeg_exe, input_arg  # noqa: F401  (shared with answers' clip frames)
 
 
 def run_ffmpeg(args: Sequence[str], what: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -48,8 +41,3 @@ def run_ffmpeg_lines(args: Sequence[str], on_line: Callable[[str], None]) -> tup
 def last_error_line(stderr: str) -> str:
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     return lines[-1] if lines else "ffmpeg failed without a message"
-
-
-def input_arg(path: str) -> str:
-    """ffmpeg reads a name that starts with `-` as an option, and one with `:` as a protocol."""
-    return "file:" + path

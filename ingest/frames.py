@@ -18,7 +18,6 @@ from __future__ import annotations
 import bisect
 import math
 import os
-import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,13 +27,12 @@ from pathlib import Path
 from ingest.ffmpeg import input_arg, run_ffmpeg_lines
 from ingest.probe import MediaInfo, Packet, list_packets
 from rag.errors import IngestError
+from rag.ffmpeg import PTS_TIME, scale_filter
 from rag.types import Frame
 
 KEYFRAME_SNAP_S = 1.0  # a keyframe this close to a grid time stands in for it (seconds)
 MAX_SIDE = 1280  # longest side of saved frames (pixels); more only costs disk and VLM tokens
 JPEG_QUALITY = 3  # ffmpeg's -q:v scale, 2 (best) to 31
-
-_PTS_TIME = re.compile(r"\bpts_time:\s*(-?[\d.]+)")
 
 
 @dataclass(frozen=True)
@@ -109,7 +107,7 @@ def extract_frames(
         bsf, select, expected = _sparse_plan(choose_frames(packets, time_base, info.start_s, fps, info.duration_s))
     else:
         bsf, select, expected = _dense_plan(info.start_s, fps)
-    scale = f"scale=w='if(gte(iw,ih),min({MAX_SIDE},iw),-2)':h='if(gte(iw,ih),-2,min({MAX_SIDE},ih))'"
+    scale = scale_filter(MAX_SIDE)
     scripts = out_dir / ".ffmpeg"
     scripts.mkdir(exist_ok=True)
     (scripts / "filter").write_text(f"{select},showinfo,{scale}")
@@ -126,7 +124,7 @@ def extract_frames(
     times: list[float] = []
 
     def on_line(line: str) -> None:
-        if "showinfo" in line and (m := _PTS_TIME.search(line)):
+        if "showinfo" in line and (m := PTS_TIME.search(line)):
             times.append(max(0.0, round(float(m.group(1)) - info.start_s, 6)))
             if on_frame:
                 on_frame(len(times), expected or len(times))

@@ -34,6 +34,7 @@ class Library:
         """Retrieve moments for the question (and, for a follow-up, the questions before it) and
         prepare the VLM request. Nothing is sent until the returned Answer is iterated."""
         from rag.answer import Answer
+        from rag.clips import clip_context
         from rag.prompt import build_prompt, counter_for
 
         s = self.settings
@@ -44,6 +45,7 @@ class Library:
             question, moments, history,
             max_images=s.vlm_max_images, image_max_side=s.vlm_image_max_side,
             budget_tokens=s.vlm_context_tokens - s.vlm_max_tokens, counter=counter_for(s.vlm_model),
+            clips=clip_context(s, self.store, moments),
         )
         return Answer(question, prompt.moments, prompt, s)
 

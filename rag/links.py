@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from rag.types import Video
@@ -13,7 +14,8 @@ def video_url(video: Video | None, start_s: float, end_s: float | None = None) -
     if video is None or not video.file:
         return ""
     span = _seconds(start_s) + ("" if end_s is None else "," + _seconds(end_s))
-    return f"{Path(video.file).resolve().as_uri()}#t={span}"
+    # abspath, not resolve: vidrag's copy may be a link to the original, and the copy is what lasts.
+    return f"{Path(os.path.abspath(video.file)).as_uri()}#t={span}"
 
 
 def _seconds(value: float) -> str:

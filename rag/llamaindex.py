@@ -47,9 +47,8 @@ def _default_library():
 
 def moment_text(moment: Moment) -> str:
     """What was said and, where the frames have descriptions, what was seen."""
-    seen = getattr(moment, "seen", "")  # set by the describe stage, where it exists
     said = moment.text or "(no speech)"
-    return f"Said: {said}\nSeen: {seen}" if seen else said
+    return f"Said: {said}\nSeen: {moment.seen}" if moment.seen else said
 
 
 def moment_nodes(moment: Moment, video: Video | None, frames: bool = True) -> list[NodeWithScore]:
@@ -166,10 +165,11 @@ def vidrag_query_engine(library=None, *, video_ids: Sequence[str] | None = None,
 def library_description(library, max_listed: int = 20) -> str:
     """What an agent should know to pick the tool: what the library holds, and what comes back."""
     videos = library.store.list_videos()
-    hours = sum(v.duration_s for v in videos) / 3600
+    total = format_clock(sum(v.duration_s for v in videos))
     listed = "; ".join(f"{v.name} ({format_clock(v.duration_s)}, id {v.id})" for v in videos[:max_listed])
     more = f"; and {len(videos) - max_listed} more" if len(videos) > max_listed else ""
-    holds = f"{len(videos)} videos, {hours:.1f} hours in all: {listed}{more}." if videos else "no videos yet."
+    count = f"{len(videos)} video" + ("" if len(videos) == 1 else "s")
+    holds = f"{count}, {total} in all: {listed}{more}." if videos else "no videos yet."
     return (
         "Answers questions about the user's own videos from what is said and shown in them, citing "
         "[mm:ss] times, and lists the moments used (video, time range, transcript). "

@@ -1,7 +1,7 @@
 """`python -m rag mcp`: the library as an MCP server (the official `mcp` SDK), over stdio, or over
 streamable HTTP on 127.0.0.1 with --http.
 
-Tools: search_moments, ask, list_videos, get_transcript. Every failure a caller can cause or
+Tools: search_moments, ask, list_videos, get_transcript, summarize. Every failure a caller can cause or
 meet (bad arguments, an unknown video, a database held by another process, a VLM that is down)
 comes back as a tool error with a one-line message; the server keeps running.
 
@@ -33,8 +33,9 @@ MAX_K = 50  # as VIDRAG_SEARCH_K allows
 INSTRUCTIONS = (
     "vidrag searches the user's own videos by what is said and shown in them. Use list_videos to see "
     "what the library holds, search_moments to find the moments about something (with times), ask "
-    "for a cited answer from the vision-language model, and get_transcript to read a stretch of a "
-    "video. Times are seconds from the start of the video."
+    "for a cited answer from the vision-language model, get_transcript to read a stretch of a "
+    "video, and summarize for a video's summary and chapters. Times are seconds from the start of "
+    "the video."
 )
 
 VideoIds = Annotated[list[str] | None, Field(description="Only these videos (ids from list_videos); default: all")]
@@ -114,22 +115,32 @@ class VidragTools:
         return self._result({"videos": listed}, [], False)
 
     def get_transcript(self, video_id: str, start_s: float | None, end_s: float | None) -> CallToolResult:
+        from rag.summarize import video_text
+
         if start_s is not None and end_s is not None and end_s < start_s:
             raise VidragError(f"end_s ({end_s:g}) is before start_s ({start_s:g})")
         store = self.library().store
-        video = store.get_video(video_id)
-        if video is None:
-            raise VidragError(f"no video with id {video_id!r}; list_videos gives the ids")
+        video = self._video(store, video_id)
         start = start_s if start_s is not None else 0.0
         end = end_s if end_s is not None else float("inf")
-        segments = [
-            {"start_s": round(s.start_s, 3), "end_s": round(s.end_s, 3), "text": s.text}
-            for chunk in store.chunks(video.id) for s in chunk.segments
-            if s.end_s >= start and s.start_s <= end
-        ]
+        said, seen = video_text(store, video.id)
+
+        def within(segments) -> list[dict]:
+            return [{"start_s": round(s.start_s, 3), "end_s": round(s.end_s, 3), "text": s.text}
+                    for s in segments if s.end_s >= start and s.start_s <= end]
+
         data = {"video_id": video.id, "video_name": video.name, "duration_s": video.duration_s,
-                "language": video.language, "transcript_source": video.transcript_source, "segments": segments}
+                "language": video.language, "transcript_source": video.transcript_source,
+                "segments": within(said), "seen": within(seen)}
         return self._result(data, [], False)
+
+    def summarize(self, video_id: str, force: bool) -> CallToolResult:
+        from rag.summarize import summarize_video
+
+        library = self.library()
+        video = self._video(library.store, video_id)
+        summary = summarize_video(library.store, library.settings, video.id, force=force)
+        return self._result({**summary.to_json(), "video_name": video.name}, [], False)
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -142,6 +153,13 @@ class VidragTools:
                 raise ToolError(str(e)) from e
             except Exception as e:
                 raise ToolError(f"{type(e).__name__}: {first_line(e)}") from e
+
+    @staticmethod
+    def _video(store, video_id: str):
+        video = store.get_video(video_id)
+        if video is None:
+            raise VidragError(f"no video with id {video_id!r}; list_videos gives the ids")
+        return video
 
     @staticmethod
     def _check_videos(library, video_ids: Sequence[str] | None) -> None:
@@ -203,14 +221,24 @@ def build_server(settings: Settings, library=None) -> MCPServer:
         """The videos in the library: id, name, duration in seconds, frames, language."""
         return tools.guarded(tools.list_videos)
 
-    @server.tool()
+    @server.tool(description=(
+        "What is said in a video (segments) and, where its frames are described, what is seen (seen), "
+        "with start and end seconds, optionally between two times."))
     def get_transcript(
         video_id: Annotated[str, Field(description="A video id from list_videos")],
         start_s: Annotated[float | None, Field(ge=0, description="From this second (default: start)")] = None,
         end_s: Annotated[float | None, Field(ge=0, description="Up to this second (default: end)")] = None,
     ) -> CallToolResult:
-        """What is said in a video, as timed segments, optionally between two times."""
         return tools.guarded(lambda: tools.get_transcript(video_id, start_s, end_s))
+
+    @server.tool(description=(
+        "A video's summary and chapters (start second and title), written by the vision-language model "
+        "the first time they are asked for and kept."))
+    def summarize(
+        video_id: Annotated[str, Field(description="A video id from list_videos")],
+        force: Annotated[bool, Field(description="Write them again, even if they exist")] = False,
+    ) -> CallToolResult:
+        return tools.guarded(lambda: tools.summarize(video_id, force))
 
     return server
 
@@ -221,8 +249,20 @@ def serve(settings: Settings, http: bool = False, port: int = DEFAULT_HTTP_PORT)
     if http:
         import sys
 
+        _check_port(port)
         print(f"vidrag MCP server on http://127.0.0.1:{port}/mcp", file=sys.stderr)
         server.run("streamable-http", host="127.0.0.1", port=port)
     else:
         server.run("stdio")
     return 0
+
+
+def _check_port(port: int) -> None:
+    """A taken or impossible port is one line from us, before anything claims to be serving."""
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except (OSError, OverflowError) as e:
+            raise VidragError(f"cannot listen on 127.0.0.1:{port} ({first_line(e)}); choose another --port") from e

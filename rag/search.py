@@ -34,7 +34,8 @@ LEXICAL_WEIGHT = 0.5  # weight of query words found verbatim, next to cosine sim
 # segment). Chosen with `python -m rag eval --signals` (BENCHMARKS.md, "Evaluation"): the best
 # segment is the most precise evidence, so it counts double; a frame's vote counts half, so that
 # in talk, where most frames look alike, CLIP breaks ties instead of overruling the transcript.
-WEIGHTS = {"dense": 1.0, "bm25": 1.0, "clip": 0.5, "segment": 2.0}
+WEIGHTS = {"dense": 1.0, "bm25": 1.0, "clip": 0.5, "segment": 2.0,
+           "image": 1.0}  # an image the user gave is a query of its own, not a tie-breaker
 _WORD = re.compile(r"[\w']+", re.UNICODE)
 _STOPWORDS = frozenset(
     "a an and are as at be but by did do does for from had has have he her his how i in is it its of on or"
@@ -189,7 +190,7 @@ class Searcher:
         video joins it; any other frame is a moment of its own, its sampling window."""
         slack = self.frame_interval_s / 2
         for rank, (video_id, frame, _) in enumerate(frame_hits):
-            bonus = WEIGHTS["clip"] / (RRF_K + rank + 1)
+            bonus = WEIGHTS[signal] / (RRF_K + rank + 1)
             home = next(
                 (c for c in candidates
                  if c.video_id == video_id and c.start_s - slack <= frame.timestamp_s <= c.end_s + slack),

@@ -31,7 +31,8 @@ class Settings(BaseSettings):
     vlm_base_url: str = Field("http://localhost:8000/v1", description="OpenAI-compatible endpoint of the VLM.")
     vlm_model: str = Field("mistralai/Pixtral-12B-2409", description="Model name the endpoint serves.")
     vlm_api_key: str = Field("EMPTY", description="API key for the endpoint; vLLM accepts any.")
-    vlm_max_images: int = Field(3, ge=0, le=16, description="Frames sent per question (vLLM's --limit-mm-per-prompt).")
+    vlm_max_images: int = Field(
+        8, ge=0, le=32, description="Images per question, sequence frames included (vLLM's --limit-mm-per-prompt).")
     vlm_context_tokens: int = Field(16384, ge=1024, description="The server's max model length (--max-model-len).")
     vlm_max_tokens: int = Field(1024, ge=16, description="Longest answer, in tokens.")
     vlm_timeout_s: float = Field(120.0, gt=0, description="Seconds to wait for the VLM before giving up.")
@@ -54,6 +55,12 @@ class Settings(BaseSettings):
     describe_timeout_s: float = Field(60.0, gt=0, description="Seconds one description request may take.")
     tags_file: str = Field(
         "", description="Tag vocabulary, one label a line. Empty: the shipped COCO + Places365 list.")
+    # --- clip context (issue 11): a run of extra frames over the best moments, for motion ---
+    vlm_clip_frames: int = Field(
+        5, ge=0, le=32, description="Sequence frames (one per second over the best moments) per question; 0: off.")
+    vlm_clip_frame_side: int = Field(320, ge=64, le=1280, description="Sequence frames are downscaled to this side.")
+    vlm_clip_mode: Literal["frames", "video_url"] = Field(
+        "frames", description="frames: labelled images (Pixtral); video_url: the moment as a video (Qwen2.5-VL).")
 
     @field_validator("whisper_language")
     @classmethod

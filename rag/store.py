@@ -34,6 +34,7 @@ VIDEO_LEVEL_COLLECTIONS = (SUMMARY_COLLECTION, VIDEO_IMAGE_COLLECTION, VIDEO_TEX
 INSERT_BATCH = 256  # rows per insert call
 QUERY_LIMIT = 16384  # Milvus's largest query window
 MAX_TEXT = 16384  # characters of chunk text stored
+MAX_VARCHAR = 65535  # bytes of UTF-8: the longest VARCHAR a Milvus server (and Milvus Lite 2.x) accepts
 ID_LENGTH = 64
 PATH_LENGTH = 4096
 SOURCE_LENGTH = 16
@@ -343,7 +344,7 @@ def _text_schema(client, dim: int):
     schema.add_field("video_id", DataType.VARCHAR, max_length=ID_LENGTH)
     schema.add_field("start_s", DataType.DOUBLE)
     schema.add_field("end_s", DataType.DOUBLE)
-    schema.add_field("text", DataType.VARCHAR, max_length=MAX_TEXT * 4, enable_analyzer=True)
+    schema.add_field("text", DataType.VARCHAR, max_length=MAX_VARCHAR, enable_analyzer=True)
     schema.add_field("segments", DataType.JSON)
     # What the text is: "speech" (transcript) or "visual" (a frame's description). Nullable with a
     # default, so rows written without it (by older code) read as speech.
@@ -397,7 +398,7 @@ def chunk_to_row(video_id: str, index: int, chunk: Chunk, vector: np.ndarray, se
         "video_id": video_id,
         "start_s": float(chunk.start_s),
         "end_s": float(chunk.end_s),
-        "text": chunk.text[:MAX_TEXT],
+        "text": _fit_utf8(chunk.text[:MAX_TEXT], MAX_VARCHAR),
         "segments": segments,
         "dense": [float(x) for x in vector],
     }
@@ -421,6 +422,12 @@ def description_number(row_id: str) -> int | None:
 def row_source(row: dict) -> str:
     """"speech" or "visual": the row's field where the collection has one, else read off its id."""
     return row.get("source") or ("visual" if description_number(row["id"]) is not None else "speech")
+
+
+def _fit_utf8(text: str, max_bytes: int) -> str:
+    """`text` cut to at most `max_bytes` of UTF-8, never inside a character."""
+    encoded = text.encode("utf-8")
+    return text if len(encoded) <= max_bytes else encoded[:max_bytes].decode("utf-8", errors="ignore")
 
 
 def row_to_chunk(row: dict) -> Chunk:

@@ -228,7 +228,7 @@ class Summarizer:
         return results
 
     def _pick_frames(self, frames: Sequence[Frame], start: float, end: float) -> list[Frame]:
-        inside = [f for f in frames if start <= f.timestamp_s <= end] or list(frames)
+        inside = [f for f in frames if start <= f.timestamp_s <= end]
         count = min(IMAGES_PER_REQUEST, self.settings.vlm_max_images, len(inside))
         return [inside[(2 * i + 1) * len(inside) // (2 * count)] for i in range(count)] if count else []
 

@@ -80,6 +80,16 @@ class VideoIndex:
 
     # --- video-level vectors ---------------------------------------------------------------
 
+    def put_vectors(self, video_id: str, vectors: dict[str, Sequence]) -> None:
+        """The video's vectors from its rows' vectors at hand ({"image": frames', "text": chunks'}),
+        as ingest has them: no query back (Milvus Lite scans rows not yet flushed one by one)."""
+        for kind, rows in vectors.items():
+            mean = mean_vector(rows)
+            if mean is not None:
+                self._ready(VIDEO_VECTOR_COLLECTIONS[kind], len(mean))
+                self.client.upsert(VIDEO_VECTOR_COLLECTIONS[kind],
+                                   [{"video_id": video_id, "info": {}, "vector": mean.tolist()}])
+
     def refresh(self, video_id: str) -> None:
         """Recompute the video's vectors from its stored rows: after an add, after the describe
         stage writes descriptions, or for a video an older library has no vectors for."""

@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import COOKING_CUES, ROOT, make_video, write_srt
-from openai_stub import StubVLM, refused_url
+from openai_stub import StubVLM, is_describe_request, refused_url
 
 TIMEOUT_S = 120
 
@@ -26,7 +26,8 @@ def _wait_for_library(app: AppTest, name: str) -> AppTest:
     deadline = time.time() + TIMEOUT_S
     while time.time() < deadline:
         app.run()
-        if name in _texts(app) and "ready" in _texts(app):
+        done = not any(j.active for j in app.session_state.app.jobs.jobs())  # the summary comes after "ready"
+        if name in _texts(app) and "ready" in _texts(app) and done:
             return app
         time.sleep(0.5)
     raise AssertionError(f"{name} never became ready:\n{_texts(app)}")
@@ -61,7 +62,8 @@ def test_chat_turn_streams_an_answer_and_plays_a_citation(uploaded):
     with StubVLM(reply="Knead it for ten minutes [00:10]. Unrelated [12:00].") as stub:
         app = uploaded(stub.base_url)
         app.chat_input[0].set_value("How long do I knead the dough?").run()
-        chat = [r for r in stub.requests if r.get("stream")]  # the others wrote the summary after the upload
+        # The others described the frames and wrote the summary after the upload.
+        chat = [r for r in stub.requests if r.get("stream") and not is_describe_request(r)]
         assert chat and chat[0]["messages"][-1]["content"][0]["text"].endswith(
             "Question: How long do I knead the dough?")
     texts = _texts(app)
@@ -105,15 +107,31 @@ def test_bad_upload_shows_one_line_next_to_the_file(settings, monkeypatch):
 
 
 def test_library_and_video_pages_are_reachable_by_url(uploaded):
-    """The Library page lists the video; its page opens from `?video=ID` with the player."""
-    app = uploaded(refused_url())
-    app.switch_page("app_pages/library.py").run()
-    assert "cooking.mp4" in _texts(app) and "00:45" in _texts(app)
-    (video_id,) = [v.id for v in app.session_state.app.library.store.list_videos()]
-    app.query_params["video"] = video_id
-    app.switch_page("app_pages/video.py").run()
-    (player,) = app.get("video")
-    assert player.proto.subtitles
-    app.query_params["video"] = "nosuchvideo"
-    app.run()
-    assert "No such video in the library" in _texts(app)
+    """The upload is summarized; the Library card shows it and a search finds it; its page opens
+    from `?video=ID` with chapters that seek the player, and sets the chat's scope."""
+    with StubVLM() as stub:
+        app = uploaded(stub.base_url)
+        app.switch_page("app_pages/library.py").run()
+        assert "cooking.mp4" in _texts(app) and "00:45" in _texts(app)
+        assert "A video, summarized from" in _texts(app)  # the stub's summary, written after the upload
+        app.text_input(key="video_query").set_value("knead the dough").run()
+        assert "1 of 1 videos match" in _texts(app)
+        (video_id,) = [v.id for v in app.session_state.app.library.store.list_videos()]
+        app.query_params["video"] = video_id
+        app.switch_page("app_pages/video.py").run()
+        chapters = [b for b in app.button if b.key.startswith("chapter-")]
+        assert len(chapters) >= 2 and chapters[0].label.startswith("00:00 ")
+        (player,) = app.get("video")
+        assert player.proto.start_time == 0 and len(player.proto.subtitles) == 2  # transcript, chapters
+        later = chapters[-1]
+        later.click().run()
+        (player,) = app.get("video")
+        assert player.proto.start_time == int(app.session_state.seek["start_s"]) > 0
+        assert later.label.startswith(f"00:{player.proto.start_time:02d} ")
+        assert any(b.label == "00:10" for b in app.button)  # the transcript's segments seek too
+        next(b for b in app.button if b.label == "Ask about this video").click().run()
+        assert app.session_state.scope == [video_id]
+        assert any(b.label == "Delete" for b in app.sidebar.button)  # back on the chat, with its sidebar
+        app.query_params["video"] = "nosuchvideo"
+        app.switch_page("app_pages/video.py").run()
+        assert "No such video in the library" in _texts(app)

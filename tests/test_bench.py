@@ -65,6 +65,11 @@ def test_retrieval_benchmark(model_settings):
     result = retrieval.run(hours=0.05, queries=3)
     assert result["frames"] == 36 and result["text_chunks"] == 6
     assert 0 < result["min_ms"] <= result["p50_ms"] <= result["p95_ms"]
+    steps = result["steps"]
+    assert {"minilm embed", "clip embed_text", "search_frames", "search_text dense", "search_text sparse",
+            "list_videos"} <= set(steps)
+    assert all(steps[name]["median_ms"] > 0 for name in ("minilm embed", "search_frames", "search_text sparse"))
+    assert steps["search_frames"]["calls_per_search"] == 1.0
 
 
 def test_prompt_benchmark_cli():
@@ -74,4 +79,35 @@ def test_prompt_benchmark_cli():
     figures = json.loads(result.stdout)
     assert 0 < figures["default_tokens"] <= figures["budget_tokens"]
     assert figures["default_images"] == 3 and figures["tokens_per_default_image"] < 1100
+    assert figures["default_clip_frames"] == 5  # the best moment's clip context, within the 6,000 target:
+    assert figures["default_tokens"] <= 6000
     assert figures["machine"]["cores"] >= 1
+
+
+def test_videos_benchmark(model_settings):
+    """The whole-video benchmark runs end to end on a small library and reports sane figures."""
+    from bench import videos
+
+    result = videos.run(videos=30, queries=3)
+    assert result["videos"] == 30 and result["video_vectors_per_add_ms"] > 0
+    for name in ("rag_videos", "rag_similar", "library_page"):
+        assert 0 < result[name]["p50_ms"] <= result[name]["p95_ms"]
+
+
+def test_clips_benchmark(tmp_path):
+    from bench import clips
+
+    video = make_video(tmp_path / "clip.mp4", 20, audio=False, gop=20)
+    result = clips.run(str(video), questions=2)
+    assert result["frames_decoded_min"] == result["clip_frames_per_question"] == 5
+    assert 0 < result["cold_p50_ms"] <= result["cold_p95_ms"] and result["cached_p50_ms"] < result["cold_p50_ms"]
+
+
+def test_describe_benchmark(model_settings):
+    from bench import describe
+
+    result = describe.run(frames=4)
+    assert result["stub"]["described"] == 4 and result["stub"]["requests"] == 2  # groups of 3
+    assert result["requests_per_hour"] == 240
+    assert result["prompt_tokens_per_request"] > result["prompt_tokens_one_frame"]
+    assert result["tags"]["labels"] > 300

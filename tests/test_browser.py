@@ -1,6 +1,8 @@
-"""End to end in a real headless Chromium: upload a real clip, ask, click a citation, watch."""
+"""End to end in a real headless Chromium: upload a real clip, ask, click a citation, watch; then
+open the video's page by URL and click a chapter."""
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -11,6 +13,7 @@ import urllib.request
 import pytest
 
 from conftest import BUNNY_CUES, ROOT, write_srt
+from ingest.pipeline import content_id
 from openai_stub import StubVLM
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -90,6 +93,20 @@ def test_upload_ask_and_jump_to_the_moment(app_url, shared_media, tmp_path):
         page.wait_for_function("document.querySelector('video').readyState >= 1", timeout=30_000)
         assert abs(video.evaluate("v => v.currentTime") - 20) < 1
         page.screenshot(path=str(tmp_path / "playing.png"))
+
+        # The video's own page, by URL: its chapters (the stub VLM wrote them after the upload) seek.
+        page.goto(f"{app_url}/video?video={content_id(clip)}")
+        chapter = page.get_by_role("button", name=re.compile(r"^\d\d:\d\d Part \d$")).last
+        expect(chapter).to_be_visible(timeout=60_000)
+        minutes, seconds = chapter.inner_text().split()[0].split(":")
+        chapter_s = int(minutes) * 60 + int(seconds)
+        assert chapter_s > 0
+        chapter.click()
+        page.wait_for_function(
+            f"(v => v && v.readyState >= 1 && Math.abs(v.currentTime - {chapter_s}) < 1)"
+            "(document.querySelector('video'))", timeout=30_000)
+        assert abs(page.locator("video").evaluate("v => v.currentTime") - chapter_s) < 1
+        page.screenshot(path=str(tmp_path / "video_page.png"), full_page=True)
         browser.close()
 
 

@@ -20,6 +20,7 @@ def cooking(tmp_path):
 def _ingestor(monkeypatch, **env):
     from ingest.pipeline import Ingestor
 
+    env = {"summarize": "off", **env}  # the whole-video summary would ask the stub too
     for key, value in env.items():
         monkeypatch.setenv(f"VIDRAG_{key.upper()}", str(value))
     return Ingestor(Settings())

@@ -115,8 +115,67 @@ def test_agent_tool_is_callable_and_describes_the_library(library):
     assert down.content.startswith("(no answer: cannot reach the VLM at") and "knead the dough" in down.content
 
 
-def test_importing_rag_does_not_import_llama_index():
-    """The app and the CLIs import rag; llama-index-core (seconds to import) stays out of them."""
-    code = "import sys, rag, rag.cli, rag.search, rag.answer; print('llama_index' in ' '.join(sys.modules))"
+def test_importing_rag_does_not_import_llama_index_or_mcp():
+    """The app and the CLIs import rag; llama-index-core (seconds to import) and the MCP SDK stay out."""
+    code = ("import sys, rag, rag.cli, rag.search, rag.answer, rag.links; "
+            "print(any(m.split('.')[0] in ('llama_index', 'mcp') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def readme_example() -> str:
+    """The code of README.md's "Use from LlamaIndex" section, exactly as a reader copies it."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Use from LlamaIndex", 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+@pytest.mark.slow
+def test_readme_example_runs_on_big_buck_bunny(ingestor, shared_media, tmp_path, monkeypatch, capsys):
+    """README's example, unchanged, on the indexed Big Buck Bunny clip and a loopback VLM."""
+    from conftest import BUNNY_CUES, write_srt
+
+    clip = tmp_path / "big_buck_bunny_0_30.webm"
+    clip.symlink_to(shared_media / "big_buck_bunny_0_30.webm")
+    write_srt(tmp_path / "big_buck_bunny_0_30.srt", BUNNY_CUES)
+    video_id = ingestor.add(clip).video.id
+    with StubVLM(reply="The bird wakes up and stretches its wings [00:05].") as stub:
+        monkeypatch.setenv("VIDRAG_VLM_BASE_URL", stub.base_url)
+        exec(compile(readme_example(), "README.md", "exec"), {"__name__": "readme"})
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    hits = [line for line in lines[:6] if "big_buck_bunny_0_30.webm" in line]
+    assert any("TextNode" in h and "[00:05]-[00:09]" in h and f"{video_id}.webm#t=5,9.8" in h for h in hits), out
+    assert any("ImageNode" in h for h in hits), out
+    assert stub.reply in out and "'start_s': 5.0, 'supported': True" in out
+    assert "1 video, 00:30 in all: big_buck_bunny_0_30.webm (00:30, id " + video_id in out
+    sources = out.split("Sources:\n", 1)[1].splitlines()
+    assert any("[00:20]-[00:24]" in line and "rabbit crawls out" in line for line in sources), sources
+    assert len(stub.requests) == 2  # the query engine's and the tool's
+    for request in stub.requests:
+        assert any(part["type"] == "image_url" for part in request["messages"][-1]["content"])
+
+
+def test_described_frames_put_what_was_seen_in_the_moment_text(settings, monkeypatch, tmp_path):
+    """Where the describe stage ran, a moment's TextNode holds what was said and what was seen."""
+    from conftest import COOKING_CUES, make_video, write_srt
+    from ingest.pipeline import Ingestor
+    from openai_stub import frame_word
+    from rag.llamaindex import VidragRetriever
+    from rag.settings import Settings
+
+    video = make_video(tmp_path / "cooking.mp4", 20, audio=False, size="160x120", rate=5, gop=25)
+    write_srt(tmp_path / "cooking.srt", COOKING_CUES[:4])
+    with StubVLM() as stub:
+        monkeypatch.setenv("VIDRAG_VLM_BASE_URL", stub.base_url)
+        monkeypatch.setenv("VIDRAG_SUMMARIZE", "off")
+        ingestor = Ingestor(Settings())
+        result = ingestor.add(video)
+    assert result.described == result.video.frames
+    at = ingestor.store.frames(result.video.id)[2].timestamp_s  # about 10 s
+    nodes = VidragRetriever(Library(ingestor.settings, store=ingestor.store), k=2, frames=False).retrieve(
+        f"{frame_word(at)} knead")
+    text = nodes[0].node.get_content()
+    assert text.startswith("Said: ") and "knead the dough" in text, text
+    assert "\nSeen: " in text and frame_word(at) in text.split("\nSeen: ", 1)[1], text
+    ingestor.store.close()

@@ -29,6 +29,7 @@ def indexed(tmp_path_factory, whisper_checkpoint, clip_dir, minilm_dir):
         "VIDRAG_DATA_DIR": str(folder / "data"), "VIDRAG_WHISPER_MODEL": str(whisper_checkpoint),
         "VIDRAG_CLIP_MODEL": f"local-dir:{clip_dir}", "VIDRAG_CLIP_PRETRAINED": "",
         "VIDRAG_TEXT_MODEL": str(minilm_dir), "VIDRAG_DEVICE": "cpu",
+        "VIDRAG_DESCRIBE": "off", "VIDRAG_SUMMARIZE": "off",  # no VLM at ingest, whatever listens on its port
     }
     video = make_video(folder / "cooking.mp4", 45, audio=False, size="160x120", rate=5, gop=25)
     write_srt(folder / "cooking.srt", COOKING_CUES)
@@ -73,12 +74,13 @@ def test_sdk_client_lists_tools_searches_asks_and_gets_clean_errors(indexed):
         videos = await client.call_tool("list_videos", {})
         transcript = await client.call_tool("get_transcript", {"video_id": video_id, "start_s": 9, "end_s": 16})
         asked = await client.call_tool("ask", {"question": "How long do I knead?"})
-        return tools, found, errors, videos, transcript, asked
+        summary = await client.call_tool("summarize", {"video_id": video_id})
+        return tools, found, errors, videos, transcript, asked, summary
 
     with StubVLM(reply="Knead it for about ten minutes [00:10].") as stub:
-        tools, found, errors, videos, transcript, asked = _run_client(
+        tools, found, errors, videos, transcript, asked, summary = _run_client(
             {**env, "VIDRAG_VLM_BASE_URL": stub.base_url}, folder, session)
-    assert {"search_moments", "ask", "list_videos", "get_transcript"} <= tools.keys()
+    assert {"search_moments", "ask", "list_videos", "get_transcript", "summarize"} <= tools.keys()
     assert tools["search_moments"].input_schema["required"] == ["query"]
 
     assert not found.is_error
@@ -103,14 +105,18 @@ def test_sdk_client_lists_tools_searches_asks_and_gets_clean_errors(indexed):
     assert video["duration_s"] == pytest.approx(45, abs=1)
     texts = [s["text"] for s in transcript.structured_content["segments"]]
     assert texts == [text for start, end, text in COOKING_CUES if end >= 9 and start <= 16]
+    assert transcript.structured_content["seen"] == []  # not described
+
+    assert not summary.is_error, summary.content
+    assert summary.structured_content["video_id"] == video_id and summary.structured_content["summary"]
+    assert summary.structured_content["chapters"] and len(stub.requests) == 2  # ask's, then the summary's
 
     assert not asked.is_error, asked.content
     data = asked.structured_content
     assert data["answer"] == stub.reply and data["prompt_tokens"] > 0
     assert data["citations"] == [{"video_id": video_id, "start_s": 10.0, "supported": True, "label": "[00:10]"}]
     assert any(m["start_s"] == 10.0 for m in data["moments"])
-    (request,) = stub.requests
-    assert any(part["type"] == "image_url" for part in request["messages"][-1]["content"])
+    assert any(part["type"] == "image_url" for part in stub.requests[0]["messages"][-1]["content"])
 
 
 def test_database_held_by_another_process_is_a_clear_tool_error(indexed):
@@ -210,3 +216,53 @@ def test_vlm_down_and_unknown_tool_in_process(indexed, tmp_path):
     assert asked.structured_content["error"] in first and any(m["video_id"] == video_id for m in moments)
     assert any(c.type == "image" for c in asked.content)
     assert unknown.is_error and "summarise_everything" in unknown.content[0].text
+
+
+def test_streamable_http_on_localhost(indexed):
+    """--http serves the same tools on 127.0.0.1, for clients that connect to a URL."""
+    import socket
+    import time
+
+    from mcp import Client
+
+    env, video_id, folder = indexed
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "rag", "mcp", "--http", "--port", str(port)], cwd=folder,
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    async def main():
+        async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+            return [t.name for t in (await client.list_tools()).tools], await client.call_tool("list_videos", {})
+
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                names, videos = anyio.run(main)
+                break
+            except Exception:
+                assert server.poll() is None, server.stderr.read()
+                assert time.monotonic() < deadline, "the HTTP server did not answer within 120 s"
+                time.sleep(0.5)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert "search_moments" in names and [v["id"] for v in videos.structured_content["videos"]] == [video_id]
+
+
+def test_http_port_in_use_is_one_line(indexed):
+    """A port another program holds: one line naming it, exit 1, no claim to be serving."""
+    import socket
+
+    env, _, folder = indexed
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "rag", "mcp", "--http", "--port", str(port)], cwd=folder,
+                                env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith(f"error: cannot listen on 127.0.0.1:{port} (")
+    assert len(result.stderr.strip().splitlines()) == 1 and "MCP server on" not in result.stderr

@@ -111,3 +111,19 @@ def test_text_model_missing_dir_offline_is_a_clear_error(tmp_path):
 ])
 def test_model_label(given, label):
     assert model_label(given) == label
+
+
+def test_clip_runs_in_half_precision_on_cuda_only():
+    """On a GPU, CLIP's products run in fp16 under autocast; on a CPU nothing changes. (Whisper
+    gets fp16=True from ingest.transcribe on CUDA.) Checked without a GPU: the context chosen."""
+    import warnings
+
+    import torch
+
+    from rag.models import _half_precision_on_cuda
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "CUDA is not available" where there is none
+        on_gpu = _half_precision_on_cuda("cuda")
+    assert isinstance(on_gpu, torch.autocast) and on_gpu.fast_dtype == torch.float16
+    assert not isinstance(_half_precision_on_cuda("cpu"), torch.autocast)

@@ -21,6 +21,22 @@ def test_chunk_row_round_trip_keeps_segment_times_and_vectors():
     assert np.allclose(row_segment_vectors(row), segment_vectors, atol=1e-3)  # float16 on the way
 
 
+def test_long_text_fits_the_largest_varchar_a_milvus_server_takes():
+    """A Milvus server refuses a VARCHAR over 65,535 bytes: the schemas stay inside it, and a
+    chunk's text is cut to fit, never inside a character."""
+    from pymilvus import DataType, MilvusClient
+
+    from rag.store import _image_schema, _keyed_json_schema, _text_schema
+
+    for schema, _ in (_text_schema(MilvusClient, 4), _image_schema(MilvusClient, 2), _keyed_json_schema(MilvusClient)):
+        lengths = [f.params["max_length"] for f in schema.fields if f.dtype == DataType.VARCHAR]
+        assert lengths and max(lengths) <= 65535
+    text = "é" + "😀" * 20000  # 2 + 80,000 bytes of UTF-8
+    chunk = Chunk(0.0, 5.0, text, (Segment(0.0, 5.0, text),))
+    stored = chunk_to_row("vid", 0, chunk, np.ones(4, dtype=np.float32), np.ones((1, 4), dtype=np.float32))["text"]
+    assert 65535 - 4 < len(stored.encode("utf-8")) <= 65535 and text.startswith(stored)
+
+
 def test_video_paths_are_stored_relative_to_the_data_dir(tmp_path):
     video = Video("abc", "talk.mp4", str(tmp_path / "videos" / "abc.mp4"), 12.5)
     info = video_to_info(video, tmp_path)

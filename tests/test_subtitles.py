@@ -91,3 +91,16 @@ def test_embedded_srt_stream_keeps_its_text(tmp_path):
     muxed = tmp_path / "muxed.mkv"
     ffmpeg("-i", str(plain), "-i", str(srt), "-map", "0", "-map", "1", "-c", "copy", str(muxed))
     assert [s.text for s in read_embedded(probe(str(muxed))).segments] == ["a < b --> c"]
+
+
+def test_embedded_subtitles_that_start_late_keep_the_video_clock(tmp_path):
+    """A subtitle stream offset by 5 s, in a file whose timestamps start at 10 s: cues are timed
+    from the media's start, as frames are (checked for issue 13 item 4; ffmpeg already does it)."""
+    srt = write_srt(tmp_path / "s.srt", [(0.5, 2.0, "hello inside"), (3.0, 4.0, "second cue")])
+    muxed = tmp_path / "late.mkv"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=160x120:rate=5:duration=12", "-itsoffset", "5", "-i", str(srt),
+           "-c:v", "libx264", "-c:s", "srt", "-output_ts_offset", "10", str(muxed))
+    info = probe(str(muxed))
+    assert info.start_s == pytest.approx(10.0)
+    transcript = read_embedded(info)
+    assert [(s.start_s, s.end_s) for s in transcript.segments] == [pytest.approx((5.5, 7.0)), pytest.approx((8.0, 9.0))]
