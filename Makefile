@@ -32,6 +32,7 @@ bench: $(VENV)/.dev
 	$(BIN)/python -m bench retrieval $(BENCH_FLAGS)
 	$(BIN)/python -m bench prompt
 	$(BIN)/python -m bench clips
+	$(BIN)/python -m bench videos $(BENCH_FLAGS)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -34,11 +34,11 @@ class VideoResult:
         return result
 
 
-def find_video(store, id_or_prefix: str) -> Video:
+def find_video(store, id_or_prefix: str, videos: list[Video] | None = None) -> Video:
     """A video by its id, or by an unambiguous start of it (at least 4 characters)."""
     from rag.errors import VidragError
 
-    videos = store.list_videos()
+    videos = store.list_videos() if videos is None else videos
     exact = [v for v in videos if v.id == id_or_prefix]
     matches = exact or ([v for v in videos if v.id.startswith(id_or_prefix)] if len(id_or_prefix) >= 4 else [])
     if not matches:
@@ -49,9 +49,13 @@ def find_video(store, id_or_prefix: str) -> Video:
 
 
 def backfill(index: VideoIndex, videos: dict[str, Video]) -> None:
-    """Video-level vectors for videos that have none (libraries built before they existed)."""
+    """Video-level vectors for videos that have none (libraries built before they existed). Once
+    per store: from then on every add writes its own."""
+    if getattr(index.store, "video_vectors_checked", False):
+        return
     for video_id in index.missing(list(videos)):
         index.refresh(video_id)
+    index.store.video_vectors_checked = True
 
 
 def search_videos(library, query: str, k: int = 10) -> list[VideoResult]:
@@ -80,7 +84,7 @@ def similar_videos(library, video_id: str, k: int = 10) -> list[VideoResult]:
     """Other videos, most alike first: the mean of the cosine similarities of their video-level
     vectors, over the kinds (frames, text) this video has; a kind the other lacks counts 0."""
     videos = {v.id: v for v in library.store.list_videos()}
-    source = find_video(library.store, video_id)
+    source = find_video(library.store, video_id, list(videos.values()))
     index = VideoIndex(library.store)
     backfill(index, videos)
     limit = min(len(videos), CANDIDATE_VIDEOS + 1)
