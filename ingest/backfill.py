@@ -15,6 +15,7 @@ from ingest.describe import describe_video
 from rag.models import load_clip_embedder, load_text_embedder
 from rag.tags import tag_video
 from rag.types import Video
+from rag.video_index import VideoIndex
 
 
 @dataclass
@@ -41,6 +42,8 @@ def backfill(ingestor, video: Video, force: bool = False,
         store.check_model("text", text_model.name, text_model.dim)
         outcome = describe_video(settings, store, text_model, video.id, frames, numbers=missing,
                                  progress=lambda done, total: progress("describe", done, total))
+        if outcome.described:  # the video's text vector averages its descriptions too
+            VideoIndex(store).refresh(video.id)
     tagged = False
     if frames and (force or len(video.frame_tags) != len(frames)):
         progress("tags", 0, 1)

@@ -224,7 +224,10 @@ class Ingestor:
             tags=tags,
             frame_tags=frame_tags,
         )
-        VideoIndex(self.store).put_vectors(video_id, {"image": image_vectors, "text": chunk_vectors})
+        if described.described:  # the text vector averages the descriptions too: read back with them
+            VideoIndex(self.store).refresh(video_id)
+        else:
+            VideoIndex(self.store).put_vectors(video_id, {"image": image_vectors, "text": chunk_vectors})
         self.store.commit_video(video)  # the commit marker: from here on the video is visible
         progress("index", 3, 3)
         return video, warnings, described
