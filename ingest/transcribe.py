@@ -1,10 +1,11 @@
 """Speech to timestamped text with openai-whisper.
 
 Segments are clipped to their first and last word (Whisper's word timestamps, aligned with the
-model's alignment heads), so a segment starts when its speech does, not in the silence before
-it. Word times themselves are not stored: search narrows a hit to a segment, and a segment's
-clipped start is where the player should begin. Both ends are then narrowed to where the sound
-is (ingest.silence.snap_to_sound), which the word times miss by a few tenths of a second.
+model's alignment heads, where the model has them: see rag.models), so a segment starts when
+its speech does, not in the silence before it. Both ends are then narrowed to where the sound
+is (ingest.silence.snap_to_sound), which the word times miss by a few tenths of a second. Word
+times themselves are not stored: search narrows a hit to a segment, and a segment's clipped
+start is where the player should begin.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def transcribe(model, audio: np.ndarray, language: str, device: str, prompt: str
             audio,
             language=language or None,
             initial_prompt=prompt or None,
-            word_timestamps=True,
+            word_timestamps=getattr(model, "word_timing", False),  # set by rag.models.load_whisper
             fp16=device == "cuda",  # half precision is CPU-unsupported and only warns there
             # False shows whisper's own progress bar; None is silent (no terminal, or the app).
             verbose=False if sys.stderr.isatty() else None,

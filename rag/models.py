@@ -86,7 +86,9 @@ def load_whisper(name_or_path: str, device: str, notify: Notify | None = None):
         try:
             if os.path.isfile(name_or_path):
                 return _load_whisper_file(name_or_path, device)
-            return whisper.load_model(name_or_path, device=device)  # sets the model's alignment heads
+            model = whisper.load_model(name_or_path, device=device)
+            model.word_timing = True  # whisper sets the alignment heads of its own models
+            return model
         except Exception as e:  # download failures, corrupt checkpoints
             raise ModelLoadError(f"Could not load Whisper model '{name_or_path}': {first_line(e)}") from e
 
@@ -98,7 +100,10 @@ def _load_whisper_file(path: str, device: str):
     read their cross-attention), which whisper.load_model only does for hub names. The heads come
     from the checkpoint's `alignment_heads_b85` (base85 of the gzipped mask, as whisper's own
     table writes them). A checkpoint without them keeps whisper's default, every head of the
-    decoder's second half: word times still come out, a little less exact."""
+    decoder's second half, which only fits a model trained with them; word timing is then off
+    (`model.word_timing`): segment times come from Whisper's timestamp tokens, narrowed to the
+    sound. (Random-weight test checkpoints are such files: word timing on their garbage output
+    moves Whisper forward a few frames at a time, minutes per window.)"""
     import torch
     from whisper.model import ModelDimensions, Whisper
 
@@ -109,6 +114,7 @@ def _load_whisper_file(path: str, device: str):
     del checkpoint
     if heads:
         model.set_alignment_heads(heads.encode() if isinstance(heads, str) else heads)
+    model.word_timing = bool(heads)
     return model.to(device)
 
 
