@@ -45,9 +45,17 @@ PLACES = ["in the kitchen", "at the harbour", "before sunrise", "in the workshop
 STORE_STEPS = ("list_videos", "search_text", "search_frames", "frames_by_index", "frames_within", "chunks_within")
 
 
-def sentence(rng: random.Random) -> tuple[str, ...]:
+def phrases(rng: random.Random) -> tuple[str, ...]:
     """A sentence's four phrases: subject, verb, object, place."""
     return rng.choice(SUBJECTS), rng.choice(VERBS), rng.choice(OBJECTS), rng.choice(PLACES)
+
+
+def as_sentence(words: tuple[str, ...]) -> str:
+    return f"{words[0].capitalize()} {words[1]} {words[2]} {words[3]}."
+
+
+def sentence(rng: random.Random) -> str:
+    return as_sentence(phrases(rng))
 
 
 def question(rng: random.Random) -> str:
@@ -63,11 +71,11 @@ def talk(number: int, seconds: float, phrase_vectors: dict[str, np.ndarray]
     rng = random.Random(f"vidrag-bench-{number}")
     chunks, chunk_vectors, segment_vectors = [], [], []
     for start in np.arange(0, seconds, CHUNK_S):
-        phrases = [sentence(rng) for _ in np.arange(start, min(start + CHUNK_S, seconds), SEGMENT_S)]
+        said = [phrases(rng) for _ in np.arange(start, min(start + CHUNK_S, seconds), SEGMENT_S)]
         segments = tuple(Segment(float(start + i * SEGMENT_S), float(start + (i + 1) * SEGMENT_S - 0.2),
-                                 f"{p[0].capitalize()} {p[1]} {p[2]} {p[3]}.") for i, p in enumerate(phrases))
+                                 as_sentence(p)) for i, p in enumerate(said))
         chunks.append(Chunk(segments[0].start_s, segments[-1].end_s, " ".join(s.text for s in segments), segments))
-        vectors = _normalized(np.stack([sum(phrase_vectors[w] for w in p) for p in phrases]))
+        vectors = _normalized(np.stack([sum(phrase_vectors[w] for w in p) for p in said]))
         segment_vectors.append(vectors.astype(np.float16))  # as the store keeps them
         chunk_vectors.append(_normalized(vectors.mean(axis=0)))
     return chunks, np.stack(chunk_vectors), segment_vectors
@@ -88,8 +96,8 @@ def build_library(store, hours: float, text_model, clip_dim: int, clip_name: str
     transcript chunks."""
     store.ensure_collection("text", text_model.name, text_model.dim)
     store.ensure_collection("image", clip_name, clip_dim)
-    phrases = SUBJECTS + VERBS + OBJECTS + PLACES
-    phrase_vectors = dict(zip(phrases, text_model.embed(phrases), strict=True))
+    all_phrases = SUBJECTS + VERBS + OBJECTS + PLACES
+    phrase_vectors = dict(zip(all_phrases, text_model.embed(all_phrases), strict=True))
     frames_total, chunks_total = 0, 0
     for number, seconds in videos(hours):
         video_id = f"synthetic{number:05d}"
