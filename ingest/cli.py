@@ -139,16 +139,16 @@ def _describe(args, settings: Settings) -> int:
     failed = 0
     for video in videos:
         if not video.has_video:
-            print(f"{video.id}  {video.name}: audio only, nothing to describe")
+            print(printable(f"{video.id}  {video.name}: audio only, nothing to describe"))
             continue
         with _ProgressBars(video.name) as bars:
             result = backfill(ingestor, video, force=args.force, progress=bars.update)
         if result.warning:
-            print(f"warning: {video.name}: {result.warning}", file=sys.stderr)
+            print(printable(f"warning: {video.name}: {result.warning}"), file=sys.stderr)
             failed += 1
         tags = ", ".join(f"{t['tag']} {t['share']:.0%}" for t in video.tags[:5]) or "none"
-        print(f"{video.id}  {video.name}: {result.described} of {result.frames} frames described "
-              f"({result.newly_described} now), tags{' (new)' if result.tagged else ''}: {tags}")
+        print(printable(f"{video.id}  {video.name}: {result.described} of {result.frames} frames described "
+                        f"({result.newly_described} now), tags{' (new)' if result.tagged else ''}: {tags}"))
     return EXIT_ERROR if failed else 0
 
 

@@ -8,6 +8,7 @@ import sys
 
 from rag.clock import format_clock
 from rag.errors import AnswerError
+from rag.terminal import printable
 from rag.webvtt import chapters_to_webvtt
 
 EXIT_VLM_FAILED = 3
@@ -41,17 +42,17 @@ def _summarize(args, library) -> int:
     try:
         summary = summarize_video(library.store, library.settings, video.id, force=args.force)
     except AnswerError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(printable(f"error: {e}"), file=sys.stderr)
         return EXIT_VLM_FAILED
     if args.json:
         print(json.dumps(summary.to_json(), indent=2, ensure_ascii=False))
     elif args.format == "youtube":
-        print("\n".join(f"{format_clock(c.start_s)} {c.title}" for c in summary.chapters))
+        print("\n".join(printable(f"{format_clock(c.start_s)} {c.title}") for c in summary.chapters))
     elif args.format == "webvtt":
         print(chapters_to_webvtt([(c.start_s, c.title) for c in summary.chapters], video.duration_s), end="")
     else:
-        print(f"{video.name}\n\n{summary.summary}\n\nChapters:")
-        print("\n".join(f"  {format_clock(c.start_s)} {c.title}" for c in summary.chapters))
+        print(f"{printable(video.name)}\n\n{printable(summary.summary, keep_newlines=True)}\n\nChapters:")
+        print("\n".join(printable(f"  {format_clock(c.start_s)} {c.title}") for c in summary.chapters))
     return 0
 
 
@@ -64,11 +65,11 @@ def _videos(args, library) -> int:
     elif not results:
         print("No matching videos.")
     for number, result in enumerate([] if args.json else results, 1):
-        print(f"{number}. {result.video.name} ({result.video.id}), score {result.score:.4f}")
+        print(printable(f"{number}. {result.video.name} ({result.video.id}), score {result.score:.4f}"))
         if result.moment:
             m = result.moment
             quote = f' "{m.text}"' if m.text else ""
-            print(f"   best moment [{format_clock(m.start_s)}-{format_clock(m.end_s)}]{quote}")
+            print(printable(f"   best moment [{format_clock(m.start_s)}-{format_clock(m.end_s)}]{quote}"))
     return 0
 
 
@@ -81,7 +82,7 @@ def _similar(args, library) -> int:
     elif not results:
         print("No other videos to compare with.")
     for number, result in enumerate([] if args.json else results, 1):
-        print(f"{number}. {result.video.name} ({result.video.id}), similarity {result.score:.4f}")
+        print(printable(f"{number}. {result.video.name} ({result.video.id}), similarity {result.score:.4f}"))
     return 0
 
 
