@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     retrieval.add_argument("--hours", type=float, nargs="+", default=[1.0, 10.0, 100.0])
     retrieval.add_argument("--queries", type=int, default=40)
     retrieval.add_argument("--stores", nargs="+", default=["lite"], metavar="STORE",
-                           help='"lite" (the embedded Milvus Lite) and/or Milvus server URLs, asked in turn')
+                           help='"lite" (the embedded Milvus Lite as vidrag runs it), "lite-published" (without '
+                                'rag/lite_speedup) and/or Milvus server URLs, asked in turn')
     retrieval.add_argument("--default-shaped-models", action="store_true")
     commands.add_parser("prompt", parents=[common], help="Pixtral tokens of the default prompt and of the seed's")
     describe = commands.add_parser("describe", parents=[common],

@@ -2,8 +2,9 @@
 about every 30 s, and talk made of varied sentences. Query embedding is included.
 
 The same library can be searched in several stores in one run (`uris`: "lite" for the embedded
-Milvus Lite, or a server's URL), one question at a time on each in turn, so that the machine's
-load falls on all of them alike."""
+Milvus Lite as vidrag runs it, "lite-published" for Milvus Lite without vidrag's faster live-row
+checks (rag/lite_speedup), or a server's URL), one question at a time on each in turn, so that the
+machine's load falls on all of them alike."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import numpy as np
 
 from bench.media import CACHE
 from bench.stats import percentile
+from rag import lite_speedup
 from rag.models import model_label
 from rag.types import Chunk, Frame, Segment, Video
 
@@ -28,7 +30,8 @@ CHUNK_S = 30.0
 SEGMENT_S = 5.0
 QUERIES = 40
 WARMUP = 3
-LIBRARY_FORMAT = 1  # raise when the synthetic library changes: cached Milvus Lite copies go stale
+LIBRARY_FORMAT = 1
+LITE_STORES = ("lite", "lite-published")  # raise when the synthetic library changes: cached Milvus Lite copies go stale
 
 SUBJECTS = ["the chef", "our guest", "the engineer", "a small bird", "the committee", "the rover", "my neighbour",
             "the old bridge", "the orchestra", "the goalkeeper", "the startup", "the glacier", "the patient",
@@ -162,7 +165,9 @@ def run(hours: float = 1.0, queries: int = QUERIES, uris: tuple[str, ...] = ("li
         libraries, results = {}, {}
         try:
             for uri in uris:
-                settings = base.model_copy(update={"milvus_uri": "" if uri == "lite" else uri})
+                lite = uri in LITE_STORES
+                settings = base.model_copy(update={"milvus_uri": "" if lite else uri,
+                                                   "data_dir": base.data_dir / uri if lite else base.data_dir})
                 started = time.perf_counter()
                 library, frames, text_chunks = _library(settings, uri, hours, text_model, clip)
                 libraries[uri] = library
@@ -179,6 +184,7 @@ def run(hours: float = 1.0, queries: int = QUERIES, uris: tuple[str, ...] = ("li
                 for uri in uris:
                     warm = i >= WARMUP  # the first searches load models and warm caches
                     steps.label = uri if warm else None
+                    lite_speedup.uninstall() if uri == "lite-published" else lite_speedup.install()
                     start = time.perf_counter()
                     moments = libraries[uri].search(text)
                     elapsed = (time.perf_counter() - start) * 1000
@@ -190,8 +196,9 @@ def run(hours: float = 1.0, queries: int = QUERIES, uris: tuple[str, ...] = ("li
             for attribute in ("embed", "embed_text"):
                 vars(text_model).pop(attribute, None)
                 vars(clip).pop(attribute, None)
+            lite_speedup.install()
             for uri, library in libraries.items():
-                if uri != "lite":
+                if uri not in LITE_STORES:
                     _drop_collections(library.store)
                 library.close()
     for uri in uris:
@@ -215,14 +222,14 @@ def _library(settings, uri: str, hours: float, text_model, clip):
     cached = CACHE / (f"retrieval-lite{milvus_lite.__version__}-{hours:g}h-{model_label(text_model.name)}"
                       f"-{model_label(clip.name)}-v{LIBRARY_FORMAT}")
     target = Path(settings.milvus_target)
-    if uri == "lite" and cached.exists():
+    if uri in LITE_STORES and cached.exists():
         shutil.copytree(cached / "milvus.db", target)
         counts = json.loads((cached / "counts.json").read_text())
         return rag.Library(settings), counts["frames"], counts["text_chunks"]
     library = rag.Library(settings)
     _require_empty(library.store, uri)
     frames, text_chunks = build_library(library.store, hours, text_model, clip.dim, clip.name)
-    if uri == "lite":
+    if uri in LITE_STORES:
         library.close()  # a closed database is a consistent copy
         # Milvus Lite builds vector indexes in the background and, for what was not done at close,
         # on the next open (minutes at 100 hours): open once more so the copy has them all.
@@ -238,7 +245,7 @@ def _library(settings, uri: str, hours: float, text_model, clip):
 
 def _require_empty(store, uri: str) -> None:
     """The benchmark writes its own library; on a server holding a real one it would mix with it."""
-    if uri != "lite" and store.list_videos():
+    if uri not in LITE_STORES and store.list_videos():
         raise SystemExit(f"{uri} holds a vidrag library already; benchmark against an empty Milvus")
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rag import lite_speedup
 from rag.models import load_clip_embedder, load_text_embedder
 from rag.seen import attach_seen, fold_visual, mark_visual
 from rag.settings import Settings
@@ -154,6 +155,8 @@ class Searcher:
         self._add_frames(candidates, image_hits, signal="image")
         best = sorted(candidates, key=lambda c: -c.score)[:k]
         moments = self._moments(best, videos)
+        if not self._warm and self.settings.is_milvus_lite:
+            lite_speedup.freeze_long_lived()  # what the first search built (BM25 postings) stays
         self._warm = True
         return moments
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag import lite_speedup
 from rag.datadir import check_writable
 from rag.errors import ModelMismatchError, StoreError, StoreLockedError, first_line
 from rag.settings import Settings
@@ -71,6 +72,7 @@ class Store:
             # Milvus Lite serves gRPC inside this process and lacks AllocTimestamp, which pymilvus
             # asks for after creating an index and then does without; grpc logs each as a traceback.
             logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
+            lite_speedup.install()  # the same rows, found without walking all of them (issue 14)
         try:
             self.client = MilvusClient(uri=target, token=settings.milvus_token or "", **_lite_options(settings))
         except Exception as e:
@@ -87,6 +89,8 @@ class Store:
         self._models: dict[str, dict] = {}
         self._text_source: bool | None = None
         self._ensure_bookkeeping()
+        if settings.is_milvus_lite:
+            lite_speedup.freeze_long_lived(collect=True)  # the rows Lite loaded stay for good
 
     # --- collections -----------------------------------------------------------------------
 
