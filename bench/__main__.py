@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="a generated subtitle cue every 5 s instead of Whisper")
     ingest.add_argument("--speech", action="store_true",
                         help="the generated video speaks (espeak-ng talk) instead of a sine tone")
+    ingest.add_argument("--describe-stub", action="store_true",
+                        help="describe frames and summarize through the tests' loopback OpenAI server")
     ingest.add_argument("--default-shaped-models", action="store_true",
                         help="Whisper base and CLIP ViT-B-32 with random weights, for machines without hub access;"
                              " Whisper's decoder ends every window at once, so its decoding time is not measured")
@@ -45,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     whisper.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     whisper.add_argument("--only", nargs="+", help="setting names to run (default: all)")
     whisper.add_argument("--no-silent-hour", action="store_true")
+    whisper.add_argument("--ct2", metavar="DIR", help="also faster-whisper int8 on a CTranslate2 model folder")
+    whisper.add_argument("--ct2-python", metavar="PY", help="a Python with faster-whisper (default: this one)")
     retrieval = commands.add_parser("retrieval", parents=[common], help="rag.search latency on a synthetic library")
     retrieval.add_argument("--hours", type=float, nargs="+", default=[1.0, 10.0, 100.0])
     retrieval.add_argument("--queries", type=int, default=40)
@@ -88,12 +92,12 @@ def main(argv: list[str] | None = None) -> int:
 
             video = str(talk_video(args.seconds))
         result = bench.run(video, subtitles=args.subtitles, seconds=args.seconds,
-                           generated_subtitles=args.generated_subtitles)
+                           generated_subtitles=args.generated_subtitles, describe_stub=args.describe_stub)
     elif args.name == "whisper":
         from bench import whisper as bench
 
         result = bench.run(args.model, seconds=args.seconds, settings=args.only, threads=args.threads,
-                           silent_hour=not args.no_silent_hour)
+                           silent_hour=not args.no_silent_hour, ct2_model=args.ct2, ct2_python=args.ct2_python)
     elif args.name == "retrieval":
         from bench import retrieval as bench
 

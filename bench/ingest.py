@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import resource
+import subprocess
+import sys
 import tempfile
 import time
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from bench.media import test_video
@@ -13,17 +16,39 @@ STAGES = ("probe", "frames", "describe", "audio", "transcript", "embeddings", "i
 
 
 def run(video: str | None = None, subtitles: str | None = None, seconds: int = 3600,
-        generated_subtitles: bool = False) -> dict:
+        generated_subtitles: bool = False, describe_stub: bool = False) -> dict:
     """Ingest one file into a fresh library in a temp folder, with the configured models.
-    `generated_subtitles` writes a cue every 5 s, so the transcript stage skips Whisper."""
-    from ingest.pipeline import Ingestor
-    from rag.settings import load_settings
-
+    `generated_subtitles` writes a cue every 5 s, so the transcript stage skips Whisper.
+    `describe_stub` describes the frames and summarizes the video through the tests' loopback
+    OpenAI server, run in its own process so that its memory is not counted here."""
     path = Path(video) if video else test_video(seconds)
     if generated_subtitles and not subtitles:
         subtitles = str(_subtitles_for(path))
+    with _stub_vlm() if describe_stub else nullcontext(None) as vlm_url:
+        return _run(path, subtitles, vlm_url)
+
+
+@contextmanager
+def _stub_vlm():
+    """The tests' StubVLM in a child process: yields its base URL."""
+    root = Path(__file__).resolve().parent.parent
+    code = ("import sys, time; sys.path.insert(0, 'tests'); from openai_stub import StubVLM; "
+            "stub = StubVLM().__enter__(); print(stub.base_url, flush=True); time.sleep(86400)")
+    child = subprocess.Popen([sys.executable, "-c", code], cwd=root, stdout=subprocess.PIPE, text=True)
+    try:
+        yield child.stdout.readline().strip()
+    finally:
+        child.kill()
+        child.wait()
+
+
+def _run(path: Path, subtitles: str | None, vlm_url: str | None) -> dict:
+    from ingest.pipeline import Ingestor
+    from rag.settings import load_settings
+
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as data_dir:
-        settings = load_settings(data_dir=Path(data_dir))
+        extra = {"vlm_base_url": vlm_url, "describe": "on", "summarize": "on"} if vlm_url else {}
+        settings = load_settings(data_dir=Path(data_dir), **extra)
         ingestor = Ingestor(settings)
         marks: list[tuple[str, float]] = []
 
@@ -55,6 +80,7 @@ def run(video: str | None = None, subtitles: str | None = None, seconds: int = 3
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "frames": video_info.frames,
         "text_chunks": video_info.text_chunks,
+        "described_and_summarized": bool(vlm_url),
         "transcript": video_info.transcript_source,
         "models": {"whisper": settings.whisper_model, "clip": f"{settings.clip_model} {settings.clip_pretrained}",
                    "text": settings.text_model, "device": settings.resolved_device()},

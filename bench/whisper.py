@@ -6,8 +6,11 @@ espeak-ng. Each setting transcribes the same audio, decoded once beforehand."""
 
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 from bench.media import CACHE
 
@@ -24,7 +27,7 @@ SETTINGS = {
 
 
 def run(model_path: str, seconds: float = 600, settings: list[str] | None = None, threads: int | None = None,
-        silent_hour: bool = True) -> dict:
+        silent_hour: bool = True, ct2_model: str | None = None, ct2_python: str | None = None) -> dict:
     import torch
 
     from bench.speech import talk
@@ -50,11 +53,29 @@ def run(model_path: str, seconds: float = 600, settings: list[str] | None = None
             text = " ".join(model.transcribe(w, language="en", fp16=False, **options)["text"] for w in windows)
         wall = time.perf_counter() - start
         results[name] = {"wall_s": round(wall, 1), "realtime_x": round(audio_s / wall, 2), "words": len(text.split())}
+    if ct2_model:
+        results.update(_faster_whisper(ct2_model, ct2_python or sys.executable, windows, audio_s,
+                                       threads or torch.get_num_threads()))
     out = {"audio_s": round(audio_s, 1), "speech_s": round(speech_s, 1), "model": model_path,
            "torch_threads": torch.get_num_threads(), "settings": results}
     if silent_hour:
         out["silent_hour"] = _silent_hour(model_path)
     return out
+
+
+def _faster_whisper(model_dir: str, python: str, windows, audio_s: float, threads: int) -> dict:
+    """The faster-whisper rows, from an interpreter that has it (bench/whisper_ct2.py), on the same
+    windows, right after the openai-whisper rows."""
+    import numpy as np
+
+    saved = CACHE / "whisper-windows.npz"
+    np.savez(saved, *windows)
+    root = Path(__file__).resolve().parent.parent
+    finished = subprocess.run([python, str(root / "bench" / "whisper_ct2.py"), model_dir, str(saved), str(threads)],
+                              capture_output=True, text=True, check=True)
+    rows = json.loads(finished.stdout.strip().splitlines()[-1])
+    return {name: {"wall_s": round(row["wall_s"], 1), "realtime_x": round(audio_s / row["wall_s"], 2),
+                   "words": row["words"]} for name, row in rows.items()}
 
 
 def _plain_model(model_path: str):
