@@ -70,9 +70,22 @@ def freeze_long_lived(collect: bool = False) -> None:
     video-hours. Python's cyclic garbage collector walked all of them on each full collection,
     stalling one search in twenty by 350 ms. What exists now is moved out of its sight
     (gc.freeze); objects are still freed when their last reference goes, as before. `collect`
-    first clears cyclic garbage, which would otherwise be kept."""
+    first clears cyclic garbage, which would otherwise be kept.
+
+    At exit everything is handed back to the collector: frozen objects would outlive the
+    interpreter's last collection, and extension modules that check for leaks (nanobind's, for
+    triton, which torch imports) then print dozens of lines to stderr after a CLI's one-line
+    error."""
+    import atexit
     import gc
 
+    global _unfreeze_at_exit
     if collect:
         gc.collect()
     gc.freeze()
+    if not _unfreeze_at_exit:
+        atexit.register(gc.unfreeze)
+        _unfreeze_at_exit = True
+
+
+_unfreeze_at_exit = False
