@@ -322,6 +322,8 @@ class Store:
 
     def close(self) -> None:
         self.client.close()
+        if self.settings.is_milvus_lite:
+            lite_speedup.thaw()  # what was frozen at open may now become garbage
 
 
 # --- schemas -------------------------------------------------------------------------------

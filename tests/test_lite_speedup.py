@@ -131,3 +131,20 @@ def test_a_key_twice_in_one_source_falls_back_to_the_library():
     keys = ["a", "b", "a", "c"]
     mask = valid_mask(keys, np.array([1, 2, 3, 4]), {"c": 9}, {"b": (1, "_default")})
     assert mask.tolist() == [False, True, True, False]
+
+
+def test_an_open_library_is_frozen_and_closing_it_thaws(tmp_path):
+    """Milvus Lite's rows are kept out of the garbage collector's walks while a store is open,
+    and handed back when it closes."""
+    import gc
+
+    from rag.settings import load_settings
+    from rag.store import Store
+
+    gc.unfreeze()
+    store = Store(load_settings(data_dir=tmp_path))
+    try:
+        assert gc.get_freeze_count() > 0
+    finally:
+        store.close()
+    assert gc.get_freeze_count() == 0

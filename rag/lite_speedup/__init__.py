@@ -89,3 +89,10 @@ def freeze_long_lived(collect: bool = False) -> None:
 
 
 _unfreeze_at_exit = False
+
+
+def thaw() -> None:
+    """Hand everything frozen back to the garbage collector (a store closing)."""
+    import gc
+
+    gc.unfreeze()
