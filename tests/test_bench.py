@@ -31,8 +31,9 @@ def test_ingest_benchmark(tmp_path, model_settings):
 
     video = make_video(tmp_path / "talk.mp4", 12, gop=20)
     subtitles = write_srt(tmp_path / "talk.srt", [(0.0, 4.0, "hello there"), (5.0, 9.0, "and goodbye")])
-    result = ingest.run(str(video), subtitles=str(subtitles))
-    assert result["status"] == "added" and result["frames"] == 3
+    result = ingest.run(str(video), subtitles=str(subtitles), describe_stub=True)
+    assert result["status"] == "added" and result["frames"] == 3 and result["described_and_summarized"]
+    assert result["stage_s"]["describe"] > 0
     assert set(result["stage_s"]) == set(ingest.STAGES) and result["stage_s"]["frames"] > 0
     assert result["peak_rss_mb"] > 100 and result["video_s_per_wall_s"] > 0
 
@@ -61,9 +62,13 @@ def test_quick_ending_whisper_decodes_each_window_once(tmp_path):
 
 def test_retrieval_benchmark(model_settings):
     from bench import retrieval
+    from rag import lite_speedup
 
-    result = retrieval.run(hours=0.05, queries=3)
+    result = retrieval.run(hours=0.05, queries=3, uris=("lite", "lite-published"))
     assert result["frames"] == 36 and result["text_chunks"] == 6
+    published = result["stores"][0]
+    assert published["store"] == "lite-published" and published["frames"] == 36 and published["p50_ms"] > 0
+    assert lite_speedup.installed(), "the benchmark leaves vidrag's Milvus Lite as it found it"
     assert 0 < result["min_ms"] <= result["p50_ms"] <= result["p95_ms"]
     steps = result["steps"]
     assert {"minilm embed", "clip embed_text", "search_frames", "search_text dense", "search_text sparse",
