@@ -1,7 +1,7 @@
 """Milvus Lite 3.2.2's BM25 scoring (`SparseInvertedIndex.search`) over numpy arrays instead of a
 Python loop per posting. A question's content words each match thousands of chunks in a large
 library, and the library's loop visited every one of them per search (most of a BM25 search's
-31 ms at 100 video-hours). The arithmetic is the library's, step for step in float32 as its
+36 ms at 100 video-hours; 11.5 ms with this). The arithmetic is the library's, step for step in float32 as its
 numpy scalars do it, and ties keep the order the library gives them (first scored, first), so
 the results are the same (tests/test_lite_speedup.py)."""
 

@@ -6,8 +6,8 @@ the data. A row is live when no other source holds a newer version of its key an
 newer than it names its key. Milvus Lite decides that with a Python loop over every row on every
 search. Only keys held by two sources or named by a tombstone can be shadowed, and a sealed
 segment already carries a key -> row map (`Segment.pk_to_row`), so the answer comes from set
-intersections of those maps, in C, plus a little Python per shadowed key: about a millisecond at
-100 video-hours instead of tens."""
+intersections of those maps, in C, plus a little Python per shadowed key: about 5 ms for the
+72,000 frames of 100 video-hours, where the frame search as published took 75 ms."""
 
 from __future__ import annotations
 
