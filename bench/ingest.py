@@ -80,7 +80,7 @@ def _run(path: Path, subtitles: str | None, vlm_url: str | None) -> dict:
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "frames": video_info.frames,
         "text_chunks": video_info.text_chunks,
-        "described_and_summarized": bool(vlm_url),
+        "described_frames": result.described,
         "transcript": video_info.transcript_source,
         "models": {"whisper": settings.whisper_model, "clip": f"{settings.clip_model} {settings.clip_pretrained}",
                    "text": settings.text_model, "device": settings.resolved_device()},

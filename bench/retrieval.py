@@ -30,8 +30,8 @@ CHUNK_S = 30.0
 SEGMENT_S = 5.0
 QUERIES = 40
 WARMUP = 3
-LIBRARY_FORMAT = 1
-LITE_STORES = ("lite", "lite-published")  # raise when the synthetic library changes: cached Milvus Lite copies go stale
+LIBRARY_FORMAT = 1  # raise when the synthetic library changes: cached Milvus Lite copies go stale
+LITE_STORES = ("lite", "lite-published")  # embedded stores: vidrag's, and Milvus Lite as published
 
 SUBJECTS = ["the chef", "our guest", "the engineer", "a small bird", "the committee", "the rover", "my neighbour",
             "the old bridge", "the orchestra", "the goalkeeper", "the startup", "the glacier", "the patient",
@@ -149,7 +149,7 @@ class Steps:
 
 
 def run(hours: float = 1.0, queries: int = QUERIES, uris: tuple[str, ...] = ("lite",)) -> dict:
-    """Build the library in each store of `uris` ("lite" or a server URL), then ask each the same
+    """Build the library in each store of `uris` (LITE_STORES or a server URL), then ask each the same
     questions in turn. Returns the figures of the first store, with the others' under "stores"
     when there are several."""
     from rag.models import load_clip_embedder, load_text_embedder

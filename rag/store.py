@@ -90,7 +90,7 @@ class Store:
         self._text_source: bool | None = None
         self._ensure_bookkeeping()
         if settings.is_milvus_lite:
-            lite_speedup.freeze_long_lived(collect=True)  # the rows Lite loaded stay for good
+            lite_speedup.freeze_long_lived(collect=True)  # the rows Lite loaded stay until close
 
     # --- collections -----------------------------------------------------------------------
 

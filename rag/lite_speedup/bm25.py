@@ -13,6 +13,7 @@ import numpy as np
 from milvus_lite.index.sparse_common import empty_results, validate_mask
 
 _UNSEEN = np.iinfo(np.int64).max
+_NO_POSTING = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
 
 
 def _postings(index) -> dict:
@@ -44,9 +45,9 @@ def search(self, query_sparse_vectors, top_k, valid_mask=None):
         first_scored = np.full(len(lengths), _UNSEEN, dtype=np.int64)
         scored_so_far = 0
         for term, query_weight in query_terms.items():
-            if term not in postings or not self._posting_lists.get(term):
+            rows, tf = postings.get(term, _NO_POSTING)
+            if len(rows) == 0:
                 continue
-            rows, tf = postings[term]
             if valid_mask is not None:
                 keep = valid_mask[rows]
                 rows, tf = rows[keep], tf[keep]
