@@ -19,10 +19,12 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 
 COPY --chown=vidrag:vidrag .streamlit ./.streamlit
+COPY --chown=vidrag:vidrag pyproject.toml README.md requirements-dev.txt app.py ./
 COPY --chown=vidrag:vidrag rag ./rag
 COPY --chown=vidrag:vidrag ingest ./ingest
-COPY --chown=vidrag:vidrag app_pages ./app_pages
-COPY --chown=vidrag:vidrag app.py serve.py ./
+COPY --chown=vidrag:vidrag vidrag ./vidrag
+# The package itself, with the `vidrag` command; its pins are installed above.
+RUN pip install --no-cache-dir --no-deps .
 
 USER vidrag
 VOLUME ["/data", "/cache"]
@@ -32,4 +34,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD python -c "import urllib.request; urllib.request.urlopen('http://localhost:8501/_stcore/health')"
 
 # Inside the container the server listens on all interfaces; compose publishes it on localhost.
-CMD ["streamlit", "run", "serve.py", "--server.address", "0.0.0.0", "--server.port", "8501"]
+CMD ["vidrag", "serve", "--host", "0.0.0.0", "--port", "8501"]

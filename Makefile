@@ -2,15 +2,19 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
-.PHONY: run test lint bench clean
+.PHONY: run test check lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Stamps: reinstall only when a requirements file changes.
-$(VENV)/.runtime: requirements.txt | $(BIN)/python
+# Stamps: reinstall only when a requirements file or the package's declaration changes. The
+# pins come first (requirements.txt, from the registry); then vidrag itself, editable, which
+# puts the `vidrag` command in .venv/bin.
+$(VENV)/.runtime: requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -r requirements.txt
+	$(BIN)/python -m pip install --no-deps -e .
 	touch $@
 
 $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
@@ -18,10 +22,15 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 	touch $@
 
 run: $(VENV)/.runtime
-	$(BIN)/streamlit run serve.py --server.port 8501  # localhost only: .streamlit/config.toml
+	$(BIN)/vidrag serve --port 8501  # localhost only, unless --host says otherwise
 
+# Everything: what CI runs.
 test: $(VENV)/.dev
-	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest
+	$(OFFLINE) $(BIN)/python -m pytest
+
+# The fast tier, to iterate with: unit tests and one end-to-end ingest and search.
+check: $(VENV)/.dev
+	$(OFFLINE) $(BIN)/python -m pytest -m "not slow and not browser"
 
 # Benchmarks (see BENCHMARKS.md). Offline, add BENCH_FLAGS=--default-shaped-models: the default
 # architectures with random weights (Whisper's decoder ends each window at once).

@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     whisper.add_argument("--no-silent-hour", action="store_true")
     whisper.add_argument("--ct2", metavar="DIR", help="also faster-whisper int8 on a CTranslate2 model folder")
     whisper.add_argument("--ct2-python", metavar="PY", help="a Python with faster-whisper (default: this one)")
-    retrieval = commands.add_parser("retrieval", parents=[common], help="rag.search latency on a synthetic library")
+    retrieval = commands.add_parser("retrieval", parents=[common], help="search latency on a synthetic library")
     retrieval.add_argument("--hours", type=float, nargs="+", default=[1.0, 10.0, 100.0])
     retrieval.add_argument("--queries", type=int, default=40)
     retrieval.add_argument("--stores", nargs="+", default=["lite"], metavar="STORE",

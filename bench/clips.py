@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bench.media import test_video
 from bench.stats import percentile, summary
-from rag.clips import ClipFrames, clip_times
+from rag.answering.clips import ClipFrames, clip_times
 from rag.settings import Settings
 from rag.types import Video
 

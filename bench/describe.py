@@ -20,12 +20,12 @@ HOUR_S = 3600.0
 
 def run(frames: int = 100) -> dict:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    from ingest.describe import TOKENS_PER_FRAME, describe_messages, describe_video
+    from ingest.stages.describe import TOKENS_PER_FRAME, describe_messages, describe_video
+    from ingest.stages.tags import read_vocabulary, tag_video, vocabulary_path
     from openai_stub import StubVLM  # the loopback OpenAI server the tests use
+    from rag.answering.prompt import PixtralCounter
     from rag.models import load_clip_embedder, load_text_embedder
-    from rag.prompt import PixtralCounter
     from rag.store import Store
-    from rag.tags import read_vocabulary, tag_video, vocabulary_path
 
     with tempfile.TemporaryDirectory(prefix="bench-describe-") as folder, StubVLM() as stub:
         settings = load_settings(data_dir=Path(folder) / "data", vlm_base_url=stub.base_url)

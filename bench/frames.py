@@ -8,8 +8,8 @@ from pathlib import Path
 
 from bench.media import test_video
 from bench.stats import repeat
-from ingest.frames import extract_frames
 from ingest.probe import probe
+from ingest.stages.frames import extract_frames
 
 FPS = 0.2
 KEYFRAME_S = 2.0  # of the generated video

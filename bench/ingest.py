@@ -95,7 +95,7 @@ def _subtitles_for(video: Path) -> Path:
     from bench.retrieval import sentence
     from ingest.probe import probe
     from rag.types import Segment
-    from rag.webvtt import to_webvtt
+    from rag.videos.captions import to_webvtt
 
     duration = probe(str(video)).duration_s or 0
     rng = random.Random(1)

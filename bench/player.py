@@ -1,5 +1,5 @@
 """Server memory while a large video plays and seeks in headless Chromium: the player by path
-with range requests (serve.py's route) against st.video(path), which puts the whole file in
+with range requests (vidrag/web/server.py's route) against st.video(path), which puts the whole file in
 Streamlit's media store. Both run in one process each, side by side in one run.
 
 The video (~1 GB, H.264 with noise so it doesn't compress away) is made once with ffmpeg: a short
@@ -28,7 +28,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 STORED_NAME = "0123456789abcdef.mp4"  # the route serves only names the library gives its copies
 SAMPLE_S = 0.1  # how often the server's RSS is read
 SERVE = """import streamlit as st
-from app_pages.video_route import video_routes
+from vidrag.web.video_route import video_routes
 from rag.settings import load_settings
 app = st.App({page!r}, routes=video_routes(load_settings()))
 """

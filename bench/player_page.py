@@ -4,7 +4,7 @@ import os
 
 import streamlit as st
 
-from app_pages.video_route import video_url
+from vidrag.web.video_route import video_url
 
 video = os.environ["VIDRAG_BENCH_VIDEO"]
 mode = os.environ["VIDRAG_BENCH_MODE"]

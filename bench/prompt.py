@@ -9,8 +9,8 @@ from pathlib import Path
 from PIL import Image
 
 from bench.retrieval import sentence
-from rag.clips import clip_times
-from rag.prompt import Clip, PixtralCounter, build_prompt, render
+from rag.answering.clips import clip_times
+from rag.answering.prompt import Clip, PixtralCounter, build_prompt, render
 from rag.settings import Settings
 from rag.types import Frame, Moment
 

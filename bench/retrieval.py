@@ -21,8 +21,8 @@ import numpy as np
 
 from bench.media import CACHE
 from bench.stats import percentile
-from rag import lite_speedup
 from rag.models import model_label
+from rag.store import lite_speedup
 from rag.types import Chunk, Frame, Segment, Video
 
 FRAME_INTERVAL_S = 5.0

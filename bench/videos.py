@@ -34,7 +34,7 @@ def _unit(rng: np.random.Generator, rows: int, dim: int) -> np.ndarray:
 
 def build(library, count: int, text_model, clip) -> float:
     """Write `count` videos; returns the mean time per video to write its video-level vectors."""
-    from rag.video_index import VideoIndex
+    from rag.store.videos import VideoIndex
 
     store, index = library.store, VideoIndex(library.store)
     store.ensure_collection("text", text_model.name, text_model.dim)
@@ -83,8 +83,8 @@ def run(videos: int = 1000, queries: int = 20) -> dict:
     import rag
     from rag.models import load_clip_embedder, load_text_embedder
     from rag.settings import load_settings
-    from rag.video_index import VideoIndex
-    from rag.video_search import search_videos, similar_videos
+    from rag.store.videos import VideoIndex
+    from rag.videos.search import search_videos, similar_videos
 
     with tempfile.TemporaryDirectory(prefix="bench-videos-") as data_dir:
         settings = load_settings(data_dir=Path(data_dir))

@@ -1,1 +1,1 @@
-"""Evaluation suites for `python -m rag eval` (see README, "Evaluating search")."""
+"""Evaluation suites for `vidrag eval` (see README, "Evaluating search")."""

@@ -2,8 +2,8 @@
 video, and eight questions that paraphrase them (few of their words are the passage's).
 
     python -m evals.speech OUT_DIR    # writes OUT_DIR/espeak_speech.mp4 and espeak_speech.jsonl
-    python -m ingest add OUT_DIR/espeak_speech.mp4
-    python -m rag eval OUT_DIR/espeak_speech.jsonl --signals
+    vidrag add OUT_DIR/espeak_speech.mp4
+    vidrag eval OUT_DIR/espeak_speech.jsonl --signals
 
 Needs the `espeak-ng` program (Debian package espeak-ng). The suite's end times are the spoken
 lengths measured from espeak's own output, so they hold for whichever espeak-ng version built it;

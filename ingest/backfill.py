@@ -1,4 +1,4 @@
-"""`python -m ingest describe`: descriptions and tags for videos indexed without them (no VLM was
+"""`vidrag describe`: descriptions and tags for videos indexed without them (no VLM was
 up, or they predate the feature), or again for all with --force.
 
 Idempotent and resumable: only frames without a description row are sent, each row is written
@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ingest.describe import describe_video
+from ingest.stages.describe import describe_video
+from ingest.stages.tags import tag_video
 from rag.models import load_clip_embedder, load_text_embedder
-from rag.tags import tag_video
+from rag.store.videos import VideoIndex
 from rag.types import Video
-from rag.video_index import VideoIndex
 
 
 @dataclass

@@ -15,7 +15,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.pipeline import STAGES, Ingestor, content_id
+from ingest.pipeline import Ingestor, content_id
+from ingest.stages import PROGRESS_STAGES as STAGES
 from ingest.uploads import Upload
 from rag.errors import VidragError, first_line
 

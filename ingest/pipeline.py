@@ -7,8 +7,6 @@ removes them and starts again.
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 import logging
 import os
 import shutil
@@ -18,35 +16,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePath
 
-from ingest.audio import audio_windows
-from ingest.chunks import chunk_segments
-from ingest.describe import describe_stage
-from ingest.frames import extract_frames
 from ingest.probe import MediaInfo, list_packets, probe
+from ingest.stages import AFTER_COMMIT, STAGES
 from ingest.storage import content_id, disk_full, looks_full, take_copy
-from ingest.subtitles import find_sidecar, read_embedded, read_sidecar
-from ingest.summary import summarize_after_add
-from ingest.transcribe import transcribe_windows
+from ingest.work import Progress, Work
 from rag.datadir import check_writable
 from rag.errors import IngestError
-from rag.models import load_clip_embedder, load_text_embedder, load_whisper
+from rag.models import load_clip_embedder, load_text_embedder
 from rag.settings import Settings
 from rag.store import Store
-from rag.tags import tag_video
-from rag.types import Transcript, Video
-from rag.video_index import VideoIndex
-from rag.video_search import find_video
+from rag.store.videos import VideoIndex
+from rag.types import Video
+from rag.videos.search import find_video
 
 log = logging.getLogger(__name__)
-# Called as work advances: (stage, done, total). Stages, in order:
-STAGES = ("probe", "frames", "describe", "transcript", "embeddings", "index")
-Progress = Callable[[str, float, float], None]
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv", ".3gp"}
 AUDIO_SUFFIXES = {".mp3", ".m4a", ".wav", ".flac", ".ogg", ".opus", ".aac", ".wma"}
 MEDIA_SUFFIXES = VIDEO_SUFFIXES | AUDIO_SUFFIXES
 MIN_LENGTH_S = 0.5  # shorter media holds no sentence and at most one frame: nothing to find
-EMBED_BATCH = 32  # frames or chunks per embedding call, between progress reports
 
 
 @dataclass
@@ -111,7 +99,8 @@ class Ingestor:
                 raise IngestError(str(e).replace(str(path), name).replace(path.name, name)) from e
             raise
         if result.status != "exists":
-            result.warnings.extend(summarize_after_add(self.settings, self.store, result.video))
+            for step in AFTER_COMMIT:  # each may only warn: the video is indexed and stays
+                result.warnings.extend(step.run_after(self.settings, self.store, result.video))
         return result
 
     def _add(self, path: Path, name: str, subtitles: Path | None, progress: Progress, video_id: str | None,
@@ -149,8 +138,7 @@ class Ingestor:
                 packet_list = list_packets(str(working), info.video.index) if info.video else None
                 _check_length(info, packet_list)
                 progress("probe", 1, 1)
-                video, warnings, described = self._index(working, path, name, video_id, info, packet_list, subtitles,
-                                                         progress)
+                result = self._index(working, path, name, video_id, info, packet_list, subtitles, progress)
             except IngestError as e:  # errors name the working copy; the user knows the original
                 raise IngestError(str(e).replace(str(working), path.name).replace(working.name, path.name)) from e
         except BaseException as e:
@@ -161,11 +149,11 @@ class Ingestor:
             if full and not isinstance(e, KeyboardInterrupt):
                 raise disk_full(self.settings.data_dir) from e
             raise
-        return AddResult(video, status, warnings, described.described, described.skipped)
+        result.status = status
+        return result
 
     def _index(self, path, original: Path, name, video_id, info: MediaInfo, packet_list, subtitles,
-               progress: Progress):
-        warnings: list[str] = []
+               progress: Progress) -> AddResult:
         settings = self.settings
         text_model = load_text_embedder(settings.text_model, self.device, self.notify)
         self.store.ensure_collection("text", text_model.name, text_model.dim)
@@ -173,100 +161,41 @@ class Ingestor:
         if info.video:
             clip = load_clip_embedder(settings.clip_model, settings.clip_pretrained, self.device, self.notify)
             self.store.ensure_collection("image", clip.name, clip.dim)
+        work = Work(settings, self.store, self.device, video_id, path, original, info, packet_list, subtitles,
+                    text_model, clip, progress, self.notify)
+        for stage in STAGES:
+            stage.run(work)
+        return self._write(work, name)
 
-        frames = []
-        if info.video:
-            frames = extract_frames(
-                info, self._frames_dir(video_id), settings.frame_fps,
-                on_frame=lambda done, total: progress("frames", done, total),
-                packet_list=packet_list,
-            )
-        described = describe_stage(settings, self.store, text_model, video_id, frames,
-                                   progress=lambda done, total: progress("describe", done, total))
-        if described.warning:
-            warnings.append(described.warning)
-
-        progress("transcript", 0, 2)
-        transcript, audio_s = self._transcript(original, info, subtitles, warnings, progress)
-        progress("transcript", 2, 2)
-
-        chunks = chunk_segments(transcript.segments, text_model.max_tokens, text_model.count_tokens)
-        # Chunks, their segments (so search can narrow a hit without the model) and frames.
-        texts = len(chunks) + sum(len(c.segments) for c in chunks)
-        total = texts + len(frames)
-        chunk_vectors, segment_vectors = embed_chunks(
-            text_model, chunks, on_batch=lambda done: progress("embeddings", done, total))
-        image_vectors = []
-        for i in range(0, len(frames), EMBED_BATCH):
-            image_vectors.extend(clip.embed_images([f.path for f in frames[i : i + EMBED_BATCH]]))
-            progress("embeddings", texts + len(image_vectors), total)
-        frame_tags, tags = tag_video(settings, clip, image_vectors) if frames else ([], [])
-
+    def _write(self, work: Work, name: str) -> AddResult:
+        """The rows, the stored file, the video-level vectors, and last the registry row."""
+        progress, video_id, info = work.progress, work.video_id, work.info
         progress("index", 0, 3)
-        self.store.insert_chunks(video_id, chunks, chunk_vectors, segment_vectors)
+        self.store.insert_chunks(video_id, work.chunks, work.chunk_vectors, work.segment_vectors)
         progress("index", 1, 3)
-        self.store.insert_frames(video_id, frames, image_vectors)
+        self.store.insert_frames(video_id, work.frames, work.image_vectors)
         progress("index", 2, 3)
-        stored = path.with_name(f"{video_id}{original.suffix.lower()}")
-        path.replace(stored)  # the copy is complete; a registry row without it is never written
+        stored = work.path.with_name(f"{video_id}{work.original.suffix.lower()}")
+        work.path.replace(stored)  # the copy is complete; a registry row without it is never written
         video = Video(
             id=video_id,
             name=name,
             file=str(stored),
-            duration_s=round(_duration(info, packet_list, audio_s), 3),
-            frames=len(frames),
-            text_chunks=len(chunks),
-            language=transcript.language,
-            transcript_source=transcript.source,
+            duration_s=round(_duration(info, work.packet_list, work.audio_s), 3),
+            frames=len(work.frames),
+            text_chunks=len(work.chunks),
+            language=work.transcript.language,
+            transcript_source=work.transcript.source,
             has_video=info.video is not None,
             created=datetime.now(UTC).isoformat(timespec="seconds"),
             extra={"rotation": info.rotation, "format": info.format},
-            tags=tags,
-            frame_tags=frame_tags,
+            tags=work.tags,
+            frame_tags=work.frame_tags,
         )
-        if described.described:  # the text vector averages the descriptions too: read back with them
-            VideoIndex(self.store).refresh(video_id)
-        else:
-            VideoIndex(self.store).put_vectors(video_id, {"image": image_vectors, "text": chunk_vectors})
+        VideoIndex(self.store).refresh(video_id)  # from the rows just written, descriptions included
         self.store.commit_video(video)  # the commit marker: from here on the video is visible
         progress("index", 3, 3)
-        return video, warnings, described
-
-    def _transcript(self, path: Path, info: MediaInfo, subtitles: Path | None, warnings: list[str], progress):
-        """Subtitles beside the file (`path` is the user's original), then subtitles inside it,
-        then Whisper on the audio (both read from the library's copy, `info.path`)."""
-        sidecar = subtitles or find_sidecar(path)
-        if sidecar:
-            try:
-                return read_sidecar(path, sidecar), None
-            except IngestError as e:
-                warnings.append(f"{e}; using the audio instead")
-        embedded = read_embedded(info)
-        if embedded:
-            return embedded, None
-        if info.audio is None:
-            if info.video is not None:
-                warnings.append("no audio stream: indexed the frames only")
-            return Transcript((), "", "none"), None
-        # closing(): if Whisper fails mid-way, the ffmpeg still decoding is stopped at once.
-        with contextlib.closing(audio_windows(info)) as windows:
-            try:
-                first = next(windows)  # decoding starts, and fails here, before Whisper loads
-            except IngestError as e:
-                if info.video is None:
-                    raise IngestError(f"{path.name}: {e}") from e
-                warnings.append(f"{e}: indexed the frames only")
-                return Transcript((), "", "none"), None
-            progress("transcript", 1, 2)  # the audio decodes; Whisper's turn
-            model = load_whisper(self.settings.whisper_model, self.device, self.notify)
-            length_s = info.duration_s or 0.0
-
-            def on_window(done_s: float) -> None:
-                if length_s > 0:
-                    progress("transcript", 1 + min(done_s / length_s, 1.0), 2)
-
-            return transcribe_windows(model, itertools.chain([first], windows), self.settings.whisper_language,
-                                      self.device, on_window)
+        return AddResult(video, "added", work.warnings, work.described, work.not_described)
 
     # --- remove ----------------------------------------------------------------------------
 
@@ -306,22 +235,6 @@ class Ingestor:
             if not keep_going:
                 raise
             log.warning("could not delete the rows of %s; the next add of it will", video_id, exc_info=True)
-
-
-def embed_chunks(text_model, chunks, on_batch: Callable[[int], None] | None = None):
-    """Vectors for each chunk, and for each chunk's segments (so search can narrow a hit to its
-    sentence without running the model): (chunk vectors, [segment vectors per chunk])."""
-    texts = [c.text for c in chunks] + [s.text for c in chunks for s in c.segments]
-    vectors = []
-    for i in range(0, len(texts), EMBED_BATCH):
-        vectors.extend(text_model.embed(texts[i : i + EMBED_BATCH]))
-        if on_batch:
-            on_batch(len(vectors))
-    per_chunk, at = [], len(chunks)
-    for chunk in chunks:
-        per_chunk.append(vectors[at : at + len(chunk.segments)])
-        at += len(chunk.segments)
-    return vectors[: len(chunks)], per_chunk
 
 
 def _check_readable(path: Path) -> None:

@@ -12,7 +12,7 @@ from typing import BinaryIO
 from ingest.pipeline import MEDIA_SUFFIXES
 from ingest.subtitles import SIDECAR_SUFFIXES, sidecar_tag
 
-# What the browser's file picker offers: everything `python -m ingest add` takes, and subtitles.
+# What the browser's file picker offers: everything `vidrag add` takes, and subtitles.
 UPLOAD_TYPES = sorted(suffix.lstrip(".") for suffix in (*MEDIA_SUFFIXES, *SIDECAR_SUFFIXES))
 COPY_BLOCK = 1 << 20  # bytes per write while saving an upload
 

@@ -1,8 +1,8 @@
 """vidrag's core: settings, domain types, models, the Milvus store, search and answers.
 
     import rag
-    moments = rag.search("when does the bird wake up?")
-    answer = rag.answer("what happens after that?", history=[...])
+    moments = rag.retrieval.search("when does the bird wake up?")
+    answer = rag.answering.answer("what happens after that?", history=[...])
     for text in answer: print(text, end="")
 """
 
@@ -20,7 +20,7 @@ class Library:
     """Search and answers over one vidrag library (a data dir, or a Milvus server)."""
 
     def __init__(self, settings: Settings | None = None, store=None):
-        from rag.search import Searcher
+        from rag.retrieval.search import Searcher
         from rag.store import Store
 
         self.settings = settings or load_settings()
@@ -33,9 +33,9 @@ class Library:
     def answer(self, question: str, history: Sequence[dict] = (), video_ids: Sequence[str] | None = None):
         """Retrieve moments for the question (and, for a follow-up, the questions before it) and
         prepare the VLM request. Nothing is sent until the returned Answer is iterated."""
-        from rag.answer import Answer
-        from rag.clips import clip_context
-        from rag.prompt import build_prompt, counter_for
+        from rag.answering.answer import Answer
+        from rag.answering.clips import clip_context
+        from rag.answering.prompt import build_prompt, counter_for
 
         s = self.settings
         moments = self.search(search_query(question, history), video_ids=video_ids)

@@ -1,4 +1,4 @@
-"""`python -m rag eval SUITE.jsonl`: how well search (and, optionally, the VLM's answers) finds
+"""`vidrag eval SUITE.jsonl`: how well search (and, optionally, the VLM's answers) finds
 the moments a suite of questions expects.
 
 A suite is JSON lines, one question each:
@@ -174,7 +174,7 @@ def is_hit(moment: Moment, case: Case, video_id: str, tolerance_s: float, max_wi
 def score_search(searcher, cases: Sequence[Case], video_ids: dict[int, str], signals: str, k: int,
                  tolerance_s: float = TOLERANCE_S, max_width_s: float = MAX_WIDTH_S) -> Scores:
     """Search every question with `signals` (one signal's name, or FUSION for all of them)."""
-    from rag.search import SIGNALS
+    from rag.retrieval.search import SIGNALS
 
     scores = Scores(signals)
     if signals != FUSION and signals not in SIGNALS:

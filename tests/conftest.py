@@ -17,6 +17,7 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_MEDIA = ROOT.parent / "shared" / "media"
+VIDRAG = str(Path(sys.executable).with_name("vidrag"))  # the console script `make test` installed
 
 
 def ffmpeg(*args: str) -> None:
@@ -154,13 +155,15 @@ def shared_media() -> Path:
 
 @pytest.fixture
 def run_cli(tmp_path, model_env):
-    """Run `python -m <module>` in a subprocess, as a user would, against the tmp library."""
+    """Run the installed `vidrag` command in a subprocess, as a user would, against the tmp
+    library, from a folder outside the checkout and with no PYTHONPATH."""
 
-    def run(module: str, *args: str, env: dict | None = None, check: bool = False) -> subprocess.CompletedProcess:
-        full_env = {**os.environ, **model_env, "VIDRAG_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT)}
+    def run(*args: str, env: dict | None = None, check: bool = False) -> subprocess.CompletedProcess:
+        full_env = {**os.environ, **model_env, "VIDRAG_DATA_DIR": str(tmp_path / "data")}
+        full_env.pop("PYTHONPATH", None)
         full_env.update(env or {})
         result = subprocess.run(
-            [sys.executable, "-m", module, *args],
+            [VIDRAG, *args],
             cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=600,
         )
         if check and result.returncode != 0:

@@ -8,9 +8,9 @@ from PIL import Image
 
 from openai_stub import StubVLM, refused_url
 from rag import Library
-from rag.citations import find_citations, map_citations
+from rag.answering.citations import find_citations, map_citations
+from rag.answering.prompt import PixtralCounter
 from rag.errors import AnswerError
-from rag.prompt import PixtralCounter
 from rag.types import Frame, Moment
 
 QUESTION = "How long do I knead the dough?"

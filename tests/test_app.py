@@ -111,14 +111,14 @@ def test_library_and_video_pages_are_reachable_by_url(uploaded):
     from `?video=ID` with chapters that seek the player, and sets the chat's scope."""
     with StubVLM() as stub:
         app = uploaded(stub.base_url)
-        app.switch_page("app_pages/library.py").run()
+        app.switch_page("vidrag/web/pages/library.py").run()
         assert "cooking.mp4" in _texts(app) and "00:45" in _texts(app)
         assert "A video, summarized from" in _texts(app)  # the stub's summary, written after the upload
         app.text_input(key="video_query").set_value("knead the dough").run()
         assert "1 of 1 videos match" in _texts(app)
         (video_id,) = [v.id for v in app.session_state.app.library.store.list_videos()]
         app.query_params["video"] = video_id
-        app.switch_page("app_pages/video.py").run()
+        app.switch_page("vidrag/web/pages/video.py").run()
         chapters = [b for b in app.button if b.key.startswith("chapter-")]
         assert len(chapters) >= 2 and chapters[0].label.startswith("00:00 ")
         (player,) = app.get("video")
@@ -133,5 +133,5 @@ def test_library_and_video_pages_are_reachable_by_url(uploaded):
         assert app.session_state.scope == [video_id]
         assert any(b.label == "Delete" for b in app.sidebar.button)  # back on the chat, with its sidebar
         app.query_params["video"] = "nosuchvideo"
-        app.switch_page("app_pages/video.py").run()
+        app.switch_page("vidrag/web/pages/video.py").run()
         assert "No such video in the library" in _texts(app)

@@ -62,7 +62,7 @@ def test_quick_ending_whisper_decodes_each_window_once(tmp_path):
 
 def test_retrieval_benchmark(model_settings):
     from bench import retrieval
-    from rag import lite_speedup
+    from rag.store import lite_speedup
 
     result = retrieval.run(hours=0.05, queries=3, uris=("lite", "lite-published"))
     assert result["frames"] == 36 and result["text_chunks"] == 6

@@ -6,13 +6,12 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 
 import pytest
 
-from conftest import BUNNY_CUES, ROOT, write_srt
+from conftest import BUNNY_CUES, VIDRAG, write_srt
 from ingest.pipeline import content_id
 from openai_stub import StubVLM
 
@@ -24,6 +23,10 @@ CHROMIUM_ARGS = [  # no sandbox as root; and no calls home, which this closed ne
     "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required",
 ]
 REPLY = "The little bird wakes up and stretches [00:05], and the big rabbit leaves his burrow [00:20]."
+
+
+# The sidebar's uploader by its test id: the chat input has a file input of its own.
+UPLOADER = '[data-testid="stSidebar"] [data-testid="stFileUploader"] input[type="file"]'
 
 
 def _free_port() -> int:
@@ -41,11 +44,11 @@ def app_url(tmp_path, model_env):
     port = _free_port()
     with StubVLM(reply=REPLY) as stub:
         env = {**os.environ, **model_env, "VIDRAG_DATA_DIR": str(tmp_path / "data"),
-               "VIDRAG_VLM_BASE_URL": stub.base_url, "PYTHONPATH": str(ROOT)}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"), "--server.address", "127.0.0.1",
-             "--server.port", str(port)],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "server.log", "w"),
+               "VIDRAG_VLM_BASE_URL": stub.base_url}
+        env.pop("PYTHONPATH", None)
+        server = subprocess.Popen(  # the installed command, from a folder outside the checkout
+            [VIDRAG, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "server.log", "w"),
         )
         try:
             url = f"http://127.0.0.1:{port}"
@@ -78,7 +81,7 @@ def test_upload_ask_and_jump_to_the_moment(app_url, shared_media, tmp_path):
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(app_url)
-        page.locator('input[type="file"]').set_input_files([str(clip), str(subtitles)])
+        page.locator(UPLOADER).set_input_files([str(clip), str(subtitles)])
         expect(page.get_by_text("big_buck_bunny_0_30.webm: ready")).to_be_visible(timeout=180_000)
 
         question = page.get_by_placeholder("Ask about your videos")
@@ -135,7 +138,7 @@ def test_a_hostile_upload_name_shows_literally(no_descriptions, app_url, tmp_pat
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(app_url)
-        page.locator('input[type="file"]').set_input_files(
+        page.locator(UPLOADER).set_input_files(
             [{"name": HOSTILE_NAME, "mimeType": "video/mp4", "buffer": clip.read_bytes()}])
         ready = page.get_by_text("y</b>.mp4: ready")
         expect(ready).to_be_visible(timeout=180_000)

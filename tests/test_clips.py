@@ -11,8 +11,8 @@ from PIL import Image
 from conftest import make_video
 from openai_stub import StubVLM
 from rag import Library
-from rag.clips import ClipFrames, clip_times, plan_clips
-from rag.prompt import Clip, PixtralCounter, build_prompt
+from rag.answering.clips import ClipFrames, clip_times, plan_clips
+from rag.answering.prompt import Clip, PixtralCounter, build_prompt
 from rag.types import Moment, Video
 
 QUESTION = "What happens while the dough is kneaded?"
@@ -134,3 +134,36 @@ def test_clip_frames_zero_sends_none(library):
     parts = stub.requests[0]["messages"][-1]["content"]
     assert not any(p["type"] == "text" and p["text"].startswith("Image ") for p in parts[1:])
     assert "Clip:" not in parts[0]["text"]
+
+
+def _visual_parts(request: dict) -> int:
+    return sum(1 for message in request["messages"] if isinstance(message["content"], list)
+               for part in message["content"] if part["type"] in ("image_url", "video_url"))
+
+
+@pytest.mark.parametrize("cap", [0, 1, 2, 3])
+def test_a_request_never_carries_more_images_than_the_cap(library, cap):
+    """VIDRAG_VLM_MAX_IMAGES holds at the request the loopback server records, with 5 clip
+    frames asked for: vLLM started with --limit-mm-per-prompt image=N refuses more."""
+    lib, _ = library
+    with StubVLM() as stub:
+        settings = lib.settings.model_copy(update={"vlm_base_url": stub.base_url, "vlm_timeout_s": 2.0,
+                                                   "vlm_clip_frames": 5, "vlm_max_images": cap})
+        answer = Library(settings, store=lib.store).answer("How long should I work the dough with my hands?")
+        list(answer)
+    (request,) = stub.requests
+    assert _visual_parts(request) <= cap
+    assert answer.prompt.clip_frames + answer.prompt.images == _visual_parts(request)
+    if cap >= 2:
+        assert answer.prompt.clip_frames >= 2  # the cap trims the clip; it doesn't drop it
+
+
+def test_clips_sent_as_video_count_against_the_cap(library):
+    lib, _ = library
+    with StubVLM() as stub:
+        settings = lib.settings.model_copy(update={"vlm_base_url": stub.base_url, "vlm_timeout_s": 2.0,
+                                                   "vlm_clip_frames": 5, "vlm_clip_mode": "video_url",
+                                                   "vlm_max_images": 1})
+        list(Library(settings, store=lib.store).answer("How long should I work the dough with my hands?"))
+    (request,) = stub.requests
+    assert _visual_parts(request) <= 1

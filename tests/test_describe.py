@@ -30,7 +30,7 @@ def test_a_word_only_in_a_description_is_found_at_its_frame(settings, monkeypatc
     """The stub's description of the frame at 10 s holds a word no subtitle has; search finds
     the moment at 10 s, with what was said there and what was seen."""
     from rag import Library
-    from rag.prompt import render
+    from rag.answering.prompt import render
 
     with StubVLM() as stub:
         ingestor = _ingestor(monkeypatch, vlm_base_url=stub.base_url)
@@ -111,7 +111,7 @@ def test_backfill_resumes_where_a_run_stopped(settings, monkeypatch, cooking):
     with StubVLM() as stub:
         monkeypatch.setenv("VIDRAG_VLM_BASE_URL", stub.base_url)
         ingestor.settings = Settings()
-        from ingest.describe import describe_video
+        from ingest.stages.describe import describe_video
         from rag.models import load_text_embedder
 
         text_model = load_text_embedder(ingestor.settings.text_model, "cpu")

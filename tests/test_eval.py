@@ -1,4 +1,4 @@
-"""`python -m rag eval`: suites, scoring, the ablation table, and the shipped suites on real
+"""`vidrag eval`: suites, scoring, the ablation table, and the shipped suites on real
 speech (espeak-ng, transcribed by the real Whisper tiny.en)."""
 
 import json
@@ -75,7 +75,7 @@ def test_ablation_rows_on_the_test_library(library):
     assert fusion.hits_at(5) >= fusion.hits_at(3) >= fusion.hits_at(1)
     assert fusion.to_json()["median_start_error_s"] is not None
     assert 0 < fusion.mrr <= 1
-    from rag.search import SIGNALS
+    from rag.retrieval.search import SIGNALS
 
     descriptions = score_search(lib.searcher, cases, video_ids, "descriptions", 5)
     assert descriptions.available == ("descriptions" in SIGNALS)
@@ -96,20 +96,20 @@ def test_eval_cli_on_big_buck_bunny_prints_the_ablation_table(run_cli, shared_me
     clip = tmp_path / "big_buck_bunny_0_30.webm"
     clip.symlink_to(shared_media / "big_buck_bunny_0_30.webm")
     shutil.copy(EVALS / "big_buck_bunny_0_30.srt", tmp_path)
-    run_cli("ingest", "add", str(clip), check=True)
+    run_cli("add", str(clip), check=True)
     suite = str(EVALS / "big_buck_bunny.jsonl")
-    table = run_cli("rag", "eval", suite, "--signals", check=True).stdout
+    table = run_cli("eval", suite, "--signals", "all", check=True).stdout
     for row in ("dense", "bm25", "clip", "descriptions", "fusion"):
         assert any(line.startswith(row) for line in table.splitlines()), table
     assert "hits@3" in table and "MRR" in table
-    data = json.loads(run_cli("rag", "eval", suite, "--json", check=True).stdout)
+    data = json.loads(run_cli("eval", suite, "--json", check=True).stdout)
     (fusion,) = data["rows"]
     assert fusion["signals"] == "fusion" and fusion["questions"] == 6
     assert fusion["hits@3"] >= 0.5, fusion  # the subtitles are exact; MiniLM finds most paraphrases
     bad = tmp_path / "bad.jsonl"
     bad_line = '{"question": "q", "video": 3, "start_s": 1, "end_s": 2}\n'
     bad.write_text((EVALS / "big_buck_bunny.jsonl").read_text() + bad_line)
-    result = run_cli("rag", "eval", str(bad))
+    result = run_cli("eval", str(bad))
     assert result.returncode == 1
     assert result.stderr == "error: bad.jsonl line 7: video must be a video's name or id\n"
 

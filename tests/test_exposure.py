@@ -3,21 +3,20 @@
 import os
 import socket
 import subprocess
-import sys
 import time
 import tomllib
 import urllib.request
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, VIDRAG
 
 
 def test_config_binds_to_localhost_and_the_image_overrides_it():
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["server"]["address"] == "localhost"
     cmd = next(line for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("CMD"))
-    assert '"--server.address", "0.0.0.0"' in cmd  # inside the container; compose publishes it on 127.0.0.1
+    assert '"--host", "0.0.0.0"' in cmd  # inside the container; compose publishes it on 127.0.0.1
 
 
 def _outside_address() -> str:
@@ -34,16 +33,16 @@ def _outside_address() -> str:
 
 
 @pytest.mark.slow
-def test_plain_streamlit_run_is_not_reachable_from_the_network(tmp_path, model_env):
-    """`streamlit run serve.py` (what `make run` does) with no address flag answers on 127.0.0.1,
-    not on the machine's network address."""
+def test_plain_vidrag_serve_is_not_reachable_from_the_network(tmp_path, model_env):
+    """`vidrag serve` (what `make run` does) with no --host answers on 127.0.0.1, not on the
+    machine's network address, from any folder (no .streamlit/config.toml there)."""
     outside = _outside_address()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, **model_env, "VIDRAG_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT)}
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(port)],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**os.environ, **model_env, "VIDRAG_DATA_DIR": str(tmp_path / "data")}
+    server = subprocess.Popen([VIDRAG, "serve", "--port", str(port)],
+                              cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 60
         while True:

@@ -6,8 +6,8 @@ import pytest
 from PIL import Image
 
 from conftest import make_video
-from ingest.frames import KEYFRAME_SNAP_S, choose_frames, extract_frames, grid_times
 from ingest.probe import Packet, probe
+from ingest.stages.frames import KEYFRAME_SNAP_S, choose_frames, extract_frames, grid_times
 
 
 def test_grid_starts_at_zero_and_stops_before_the_end():

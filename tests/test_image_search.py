@@ -43,7 +43,7 @@ def test_a_resized_png_of_a_frame_finds_that_frames_moment_first(indexed, tmp_pa
 
 
 def test_similar_leaves_out_the_moment_itself(indexed):
-    from rag.image_search import similar
+    from rag.retrieval.image_search import similar
 
     library, video = indexed
     frame = library.store.frames(video.id)[3]
@@ -57,7 +57,7 @@ def test_similar_leaves_out_the_moment_itself(indexed):
 def test_bad_query_images_get_one_line_errors(tmp_path):
     from PIL import Image
 
-    from rag.image_search import check_query_image
+    from rag.retrieval.image_search import check_query_image
 
     (tmp_path / "notes.png").write_text("not an image")
     (tmp_path / "empty.jpg").write_bytes(b"")
@@ -73,7 +73,8 @@ def test_bad_query_images_get_one_line_errors(tmp_path):
 
 
 def test_tags_are_cached_stored_and_filter_search(indexed):
-    from rag.tags import frames_with_tag, search_with_tag, tag_vectors
+    from ingest.stages.tags import tag_vectors
+    from rag.retrieval.tags import frames_with_tag, search_with_tag
 
     library, video = indexed
     settings = library.settings

@@ -10,11 +10,11 @@ import random
 import numpy as np
 import pytest
 
-from rag import lite_speedup
-from rag.lite_speedup.live_rows import Source, live_masks, valid_mask
+from rag.store import lite_speedup
+from rag.store.lite_speedup.live_rows import Source, live_masks, valid_mask
 
 pytestmark = pytest.mark.skipif(not lite_speedup.supported(),
-                                reason=f"rag.lite_speedup is written for milvus-lite {lite_speedup.WRITTEN_FOR}")
+                                reason=f"rag.store.lite_speedup is written for milvus-lite {lite_speedup.WRITTEN_FOR}")
 
 WORDS = "bunny apple river stone cloud forest engine violin harbour glacier".split()
 DIM = 4

@@ -1,8 +1,8 @@
-"""Untrusted text on the page: escaped once, in app_pages/literal.py, for bodies and labels."""
+"""Untrusted text on the page: escaped once, in vidrag/web/literal.py, for bodies and labels."""
 
-from app_pages.literal import WORD_JOINER, as_label, as_text
 from rag.types import Segment
-from rag.webvtt import to_webvtt
+from rag.videos.captions import to_webvtt
+from vidrag.web.literal import WORD_JOINER, as_label, as_text
 
 
 def _shown(markdown: str) -> str:

@@ -22,7 +22,7 @@ def test_retriever_returns_moment_and_frame_nodes_with_metadata(library):
     """A TextNode per moment with its times, signals and a URL at that time; an ImageNode per frame."""
     from llama_index.core.schema import ImageNode, NodeRelationship, TextNode
 
-    from rag.llamaindex import VidragRetriever
+    from vidrag.llamaindex import VidragRetriever
 
     lib, ids = library
     nodes = VidragRetriever(lib, video_ids=[ids["cooking.mp4"]], k=3).retrieve(KNEAD)
@@ -53,7 +53,7 @@ def test_retriever_filter_k_and_text_only(library):
     """Another video's filter finds only that video; k bounds the moments; frames=False drops images."""
     from llama_index.core.schema import ImageNode
 
-    from rag.llamaindex import VidragRetriever
+    from vidrag.llamaindex import VidragRetriever
 
     lib, ids = library
     nodes = VidragRetriever(lib, video_ids=[ids["garden.mp4"]], k=2, frames=False).retrieve("snails and lettuce")
@@ -66,7 +66,7 @@ def test_query_engine_streams_and_sends_frames_as_image_parts(library):
     """The engine streams the stub's answer; the recorded request carries the frames as image parts."""
     from llama_index.core.base.response.schema import StreamingResponse
 
-    from rag.llamaindex import vidrag_query_engine
+    from vidrag.llamaindex import vidrag_query_engine
 
     lib, ids = library
     with StubVLM(reply="Knead it for about ten minutes [00:10].") as stub:
@@ -87,7 +87,7 @@ def test_query_engine_streams_and_sends_frames_as_image_parts(library):
 
 
 def test_query_engine_without_streaming_and_with_nothing_found(library):
-    from rag.llamaindex import NO_MOMENTS, vidrag_query_engine
+    from vidrag.llamaindex import NO_MOMENTS, vidrag_query_engine
 
     with StubVLM() as stub:
         engine = vidrag_query_engine(_with_vlm(library, stub.base_url), streaming=False)
@@ -101,7 +101,7 @@ def test_query_engine_without_streaming_and_with_nothing_found(library):
 def test_agent_tool_is_callable_and_describes_the_library(library):
     """The tool's description names the videos; a call returns the answer and its sources, and a
     VLM that is down gives the moments with a one-line reason instead of an exception."""
-    from rag.llamaindex import vidrag_tool
+    from vidrag.llamaindex import vidrag_tool
 
     lib, ids = library
     with StubVLM(reply="Knead it for ten minutes [00:10].") as stub:
@@ -117,7 +117,7 @@ def test_agent_tool_is_callable_and_describes_the_library(library):
 
 def test_importing_rag_does_not_import_llama_index_or_mcp():
     """The app and the CLIs import rag; llama-index-core (seconds to import) and the MCP SDK stay out."""
-    code = ("import sys, rag, rag.cli, rag.search, rag.answer, rag.links; "
+    code = ("import sys, rag, vidrag.cli, rag.retrieval.search, rag.answering.answer, rag.links; "
             "print(any(m.split('.')[0] in ('llama_index', 'mcp') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
@@ -161,8 +161,8 @@ def test_described_frames_put_what_was_seen_in_the_moment_text(settings, monkeyp
     from conftest import COOKING_CUES, make_video, write_srt
     from ingest.pipeline import Ingestor
     from openai_stub import frame_word
-    from rag.llamaindex import VidragRetriever
     from rag.settings import Settings
+    from vidrag.llamaindex import VidragRetriever
 
     video = make_video(tmp_path / "cooking.mp4", 20, audio=False, size="160x120", rate=5, gop=25)
     write_srt(tmp_path / "cooking.srt", COOKING_CUES[:4])

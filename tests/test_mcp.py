@@ -1,4 +1,4 @@
-"""`python -m rag mcp` as MCP clients start it: over stdio, with the SDK's client and with plain
+"""`vidrag mcp` as MCP clients start it: over stdio, with the SDK's client and with plain
 newline-delimited JSON-RPC, against an indexed clip and a loopback VLM."""
 
 import base64
@@ -33,9 +33,9 @@ def indexed(tmp_path_factory, whisper_checkpoint, clip_dir, minilm_dir):
     }
     video = make_video(folder / "cooking.mp4", 45, audio=False, size="160x120", rate=5, gop=25)
     write_srt(folder / "cooking.srt", COOKING_CUES)
-    subprocess.run([sys.executable, "-m", "ingest", "add", str(video)], cwd=folder, env=env, check=True,
+    subprocess.run([sys.executable, "-m", "vidrag", "add", str(video)], cwd=folder, env=env, check=True,
                    capture_output=True, timeout=600)
-    listed = subprocess.run([sys.executable, "-m", "ingest", "list", "--json"], cwd=folder, env=env, check=True,
+    listed = subprocess.run([sys.executable, "-m", "vidrag", "list", "--json"], cwd=folder, env=env, check=True,
                             capture_output=True, text=True, timeout=600)
     return env, json.loads(listed.stdout)[0]["id"], folder
 
@@ -43,7 +43,7 @@ def indexed(tmp_path_factory, whisper_checkpoint, clip_dir, minilm_dir):
 def _server(env: dict, folder):
     from mcp import StdioServerParameters
 
-    return StdioServerParameters(command=sys.executable, args=["-m", "rag", "mcp"], env=env, cwd=str(folder))
+    return StdioServerParameters(command=sys.executable, args=["-m", "vidrag", "mcp"], env=env, cwd=str(folder))
 
 
 def _run_client(env, folder, session):
@@ -157,7 +157,7 @@ def test_plain_json_rpc_client_over_stdio(indexed):
         {"jsonrpc": "2.0", "id": 3, "method": "tools/call",
          "params": {"name": "search_moments", "arguments": {"query": KNEAD, "k": 2}}},
     ]
-    process = subprocess.Popen([sys.executable, "-m", "rag", "mcp"], cwd=folder, env=env, text=True,
+    process = subprocess.Popen([sys.executable, "-m", "vidrag", "mcp"], cwd=folder, env=env, text=True,
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         replies = {}
@@ -191,8 +191,8 @@ def test_vlm_down_and_unknown_tool_in_process(indexed, tmp_path):
     from mcp import Client
 
     from openai_stub import refused_url
-    from rag.mcp_server import build_server
     from rag.settings import Settings
+    from vidrag.mcp_server import build_server
 
     env, video_id, _ = indexed
     shutil.copytree(env["VIDRAG_DATA_DIR"], tmp_path / "data")
@@ -229,7 +229,7 @@ def test_streamable_http_on_localhost(indexed):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "rag", "mcp", "--http", "--port", str(port)], cwd=folder,
+    server = subprocess.Popen([sys.executable, "-m", "vidrag", "mcp", "--http", "--port", str(port)], cwd=folder,
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
     async def main():
@@ -261,7 +261,7 @@ def test_http_port_in_use_is_one_line(indexed):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run([sys.executable, "-m", "rag", "mcp", "--http", "--port", str(port)], cwd=folder,
+        result = subprocess.run([sys.executable, "-m", "vidrag", "mcp", "--http", "--port", str(port)], cwd=folder,
                                 env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     assert result.stderr.strip().startswith(f"error: cannot listen on 127.0.0.1:{port} (")

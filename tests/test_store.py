@@ -26,7 +26,7 @@ def test_long_text_fits_the_largest_varchar_a_milvus_server_takes():
     chunk's text is cut to fit, never inside a character."""
     from pymilvus import DataType, MilvusClient
 
-    from rag.store import _image_schema, _keyed_json_schema, _text_schema
+    from rag.store.schema import _image_schema, _keyed_json_schema, _text_schema
 
     for schema, _ in (_text_schema(MilvusClient, 4), _image_schema(MilvusClient, 2), _keyed_json_schema(MilvusClient)):
         lengths = [f.params["max_length"] for f in schema.fields if f.dtype == DataType.VARCHAR]

@@ -7,12 +7,12 @@ import pytest
 
 from conftest import BUNNY_CUES, COOKING_CUES, make_video, write_srt
 from openai_stub import StubVLM, refused_url, request_text
+from rag.answering.prompt import PixtralCounter
 from rag.errors import AnswerError
-from rag.prompt import PixtralCounter
 from rag.settings import Settings
-from rag.summarize import Chapter, Summarizer, parse_summary, snap_chapters, summarize_video
+from rag.store.videos import VideoIndex
 from rag.types import Frame, Segment, Video
-from rag.video_index import VideoIndex
+from rag.videos.summarize import Chapter, Summarizer, parse_summary, snap_chapters, summarize_video
 
 
 def _settings(url: str, **extra) -> Settings:

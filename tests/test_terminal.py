@@ -3,8 +3,8 @@
 import json
 
 from conftest import make_video
-from rag.terminal import printable
 from rag.types import Frame, Moment
+from vidrag.cli.terminal import printable
 
 EVIL = "evil\x1b[31mred\x1b]0;pwned\x07\nsecond line\u202ereversed.mp4"
 
@@ -18,8 +18,9 @@ def test_printable_escapes_controls_and_keeps_text():
 def test_ingest_add_and_list_print_a_hostile_name_on_one_line(settings, tmp_path, capsys):
     """A name uploaded through the browser, printed by `ingest list`: no escape reaches the
     terminal and the entry stays one line; `--json` keeps the name exactly."""
-    from ingest.cli import _summary, main
     from ingest.pipeline import Ingestor
+    from vidrag.cli import main
+    from vidrag.cli.library import _summary
 
     ingestor = Ingestor(settings)
     result = ingestor.add(make_video(tmp_path / "clip.mp4", 2, audio=False), name=EVIL)
@@ -39,7 +40,8 @@ def test_ingest_add_and_list_print_a_hostile_name_on_one_line(settings, tmp_path
 
 
 def test_rag_moments_and_errors_are_escaped(capsys):
-    from rag.cli import print_moments, run_command
+    from vidrag.cli.edge import run_command
+    from vidrag.cli.find import print_moments
 
     moment = Moment("abc", EVIL, 5.0, 10.0, "said \x1b[2J loudly", Frame(5.0, "/f.jpg"), 0.5, ("dense",))
     print_moments([moment])

@@ -1,8 +1,8 @@
-"""The route that streams library videos by path, with HTTP range requests (serve.py mounts it)."""
+"""The route that streams library videos by path, with HTTP range requests (vidrag/web/server.py mounts it)."""
 
 import pytest
 
-from app_pages import video_route
+from vidrag.web import video_route
 
 
 @pytest.fixture

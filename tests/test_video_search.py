@@ -6,8 +6,8 @@ import pytest
 
 from conftest import COOKING_CUES, GARDEN_CUES, ffmpeg, make_video, write_srt
 from rag.store import IMAGE_COLLECTION, TEXT_COLLECTION, VIDEO_IMAGE_COLLECTION, VIDEO_TEXT_COLLECTION
-from rag.video_index import VideoIndex, mean_vector
-from rag.video_search import search_videos, similar_videos
+from rag.store.videos import VideoIndex, mean_vector
+from rag.videos.search import search_videos, similar_videos
 
 
 @pytest.fixture

@@ -1,0 +1,52 @@
+"""One file on its way through the ingest stages: what the stages read, and what each adds.
+
+The pipeline (ingest/pipeline.py) makes a Work for a probed file, hands it to each stage of
+ingest/stages/ in turn, and then writes what they made, the registry row last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingest.probe import MediaInfo
+from rag.settings import Settings
+from rag.types import Chunk, Frame, Transcript
+
+Progress = Callable[[str, float, float], None]  # (stage, done, total), as work advances
+
+
+@dataclass
+class Work:
+    # What the pipeline gives every stage.
+    settings: Settings
+    store: object  # rag.store.Store
+    device: str
+    video_id: str
+    path: Path  # the library's working copy: every stage reads this
+    original: Path  # the user's file: sidecar subtitles are found beside it
+    info: MediaInfo
+    packet_list: object  # (time base, packets) of the video stream, or None
+    subtitles: Path | None  # a subtitle file given with the upload, or None (look for a sidecar)
+    text_model: object
+    clip: object | None  # None for audio
+    progress: Progress
+    notify: Callable[[str], None] | None = None
+    # What the stages add, in the order they run.
+    frames: list[Frame] = field(default_factory=list)
+    described: int = 0  # frames the VLM described
+    not_described: str = ""  # why no frame was sent to be described, or ""
+    transcript: Transcript = field(default_factory=lambda: Transcript((), "", "none"))
+    audio_s: float | None = None  # how much audio Whisper decoded, when it ran
+    chunks: list[Chunk] = field(default_factory=list)
+    chunk_vectors: list = field(default_factory=list)
+    segment_vectors: list = field(default_factory=list)  # per chunk, one vector per segment
+    image_vectors: list = field(default_factory=list)  # per frame
+    frame_tags: list[list[str]] = field(default_factory=list)
+    tags: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # one line each, for the user
+
+    def reporter(self, stage: str) -> Callable[[float, float], None]:
+        """Progress of one stage, as (done, total)."""
+        return lambda done, total: self.progress(stage, done, total)

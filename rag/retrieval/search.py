@@ -1,0 +1,300 @@
+"""Hybrid search over the library: transcript chunks (dense and BM25) and frames (CLIP), fused
+by time into moments with reciprocal-rank fusion.
+
+Reciprocal-rank fusion (RRF) adds 1/(RRF_K + rank) for each list a result appears in. It needs
+no calibration between cosine similarities, BM25 scores and CLIP scores, which live on different
+scales, and it rewards agreement: a moment that both the transcript and a frame point at ranks
+above one that only one signal found.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rag.models import load_clip_embedder, load_text_embedder
+from rag.retrieval.seen import attach_seen, fold_visual, mark_visual
+from rag.settings import Settings
+from rag.store import Store, lite_speedup, row_segment_vectors
+from rag.store import row_to_chunk as _row_to_chunk
+from rag.types import Chunk, Frame, Moment, Segment, Video
+
+SIGNALS = ("dense", "bm25", "clip", "image")
+RRF_K = 60  # the constant from Cormack et al. (2009); damps the weight of the very top ranks
+CANDIDATES = 30  # results kept per signal for fusion
+LEFTOVER_MARGIN = 10  # extra results fetched, for rows of videos not (or not yet) committed
+NARROW_CHUNKS = 12  # best chunks whose segments are scored one by one
+SEGMENT_MARGIN = 0.05  # neighbours this close to the best segment's score join the moment
+LEXICAL_WEIGHT = 0.5  # weight of query words found verbatim, next to cosine similarity
+# Each ranked list's weight in the fusion ("segment" is the re-rank of chunks by their best
+# segment). Chosen with `vidrag eval --signals` (BENCHMARKS.md, "Evaluation"): the best
+# segment is the most precise evidence, so it counts double; a frame's vote counts half, so that
+# in talk, where most frames look alike, CLIP breaks ties instead of overruling the transcript.
+WEIGHTS = {"dense": 1.0, "bm25": 1.0, "clip": 0.5, "segment": 2.0,
+           "image": 1.0}  # an image the user gave is a query of its own, not a tie-breaker
+_WORD = re.compile(r"[\w']+", re.UNICODE)
+_STOPWORDS = frozenset(
+    "a an and are as at be but by did do does for from had has have he her his how i in is it its of on or"
+    " she so than that the their them then there they this to was we were what when where which who why"
+    " will with would you your".split()
+)
+
+
+@dataclass
+class _Candidate:
+    video_id: str
+    start_s: float
+    end_s: float
+    text: str
+    score: float = 0.0
+    signals: list[str] = field(default_factory=list)
+    frame: Frame | None = None
+    frame_only: bool = False
+    seen: str = ""  # frame descriptions in its range
+    visual: bool = False  # found through a frame's description alone: the transcript comes later
+    frame_number: int | None = None  # the described frame, for a description hit
+
+
+class Searcher:
+    """Finds moments. Models load on the first search and are shared with ingest."""
+
+    def __init__(self, settings: Settings, store: Store):
+        self.settings = settings
+        self.store = store
+        self.frame_interval_s = 1.0 / settings.frame_fps
+        self._executor: ThreadPoolExecutor | None = None
+        self._warm = False  # whether a search has run end to end in this process
+
+    def _start(self, work) -> Future:
+        """`work` in a thread once a search has run end to end; before that, here and now."""
+        if self._warm:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="vidrag-search")
+            return self._executor.submit(work)
+        done: Future = Future()
+        done.set_result(work())
+        return done
+
+    def _text_model(self):
+        model = load_text_embedder(self.settings.text_model, self.settings.resolved_device())
+        self.store.check_model("text", model.name, model.dim)
+        return model
+
+    def _clip_model(self):
+        s = self.settings
+        model = load_clip_embedder(s.clip_model, s.clip_pretrained, s.resolved_device())
+        return model if self.store.check_model("image", model.name, model.dim) else None
+
+    def search(
+        self,
+        question: str,
+        video_ids: Sequence[str] | None = None,
+        k: int | None = None,
+        signals: Sequence[str] = SIGNALS,
+        image=None,
+    ) -> list[Moment]:
+        """The best `k` moments for `question`, from all videos or only `video_ids`. With `image`
+        (a JPEG, PNG or WebP path), frames that look like it count as one more signal; with an
+        image and no question, they are the only one."""
+        from rag.retrieval.image_search import check_query_image
+
+        k = k or self.settings.search_k
+        image = check_query_image(image) if image is not None else None
+        videos = {v.id: v for v in self.store.list_videos()}  # only committed videos are searched
+        if video_ids:
+            videos = {vid: v for vid, v in videos.items() if vid in set(video_ids)}
+        question = question.strip()
+        if not videos or not (question or image):
+            return []
+        # Milvus filters by video only when the user chose videos; otherwise rows of videos that
+        # are not committed (an ingest under way, or one that died) are dropped here, which is
+        # far cheaper than a filter listing every video in the library.
+        only = list(videos) if video_ids else None
+        fetch = CANDIDATES + (0 if only else LEFTOVER_MARGIN)
+
+        def committed(hits, video_of):
+            return [h for h in hits if video_of(h) in videos][:CANDIDATES]
+
+        # Two searches need no transcript embedding: CLIP's (its own text tower, then the frames)
+        # and BM25's. Once warm they run beside MiniLM and the dense search: the encoders release
+        # the GIL while Milvus Lite's Python works. Only after a first search has run everything
+        # in order, since libraries import modules lazily on first use, and two threads importing
+        # the same module at once can deadlock.
+        frame_hits: Future | None = None
+        image_hits: list = []
+        if image is not None and (clip := self._clip_model()) is not None:
+            image_hits = committed(self.store.search_frames(clip.embed_images([str(image)])[0].tolist(), fetch, only),
+                                   lambda hit: hit[0])
+        if not question:
+            signals = ()
+        if "clip" in signals and (clip := self._clip_model()) is not None:
+            frame_hits = self._start(lambda: committed(
+                self.store.search_frames(clip.embed_text([question])[0].tolist(), fetch, only), lambda hit: hit[0]))
+        bm25_hits: Future | None = None
+        if "bm25" in signals and (words := _content_words(question)):
+            # Only the content words: "who", "is", "the" would rank every chunk that has them.
+            bm25_hits = self._start(lambda: committed(
+                self.store.search_text(" ".join(sorted(words)), "sparse", fetch, only), lambda row: row["video_id"]))
+
+        ranked: dict[str, list[dict]] = {}
+        query_vector = self._text_model().embed([question])[0] if question else None
+        if "dense" in signals:
+            hits = self.store.search_text(query_vector.tolist(), "dense", fetch, only)
+            ranked["dense"] = committed(hits, lambda row: row["video_id"])
+        if bm25_hits is not None:
+            ranked["bm25"] = bm25_hits.result()
+
+        candidates = self._text_candidates(ranked, question, query_vector, lexical="bm25" in signals) if ranked else []
+        candidates = fold_visual(candidates, self.frame_interval_s / 2, self.store)
+        self._add_frames(candidates, frame_hits.result() if frame_hits is not None else [])
+        self._add_frames(candidates, image_hits, signal="image")
+        best = sorted(candidates, key=lambda c: -c.score)[:k]
+        moments = self._moments(best, videos)
+        if not self._warm and self.settings.is_milvus_lite:
+            lite_speedup.freeze_long_lived()  # what the first search built (BM25 postings) stays
+        self._warm = True
+        return moments
+
+    # --- transcript hits -------------------------------------------------------------------
+
+    def _text_candidates(self, ranked, question, query_vector, lexical: bool) -> list[_Candidate]:
+        """One candidate per chunk hit, fused over the text signals and narrowed to the
+        segments that match."""
+        fused: dict[str, dict] = {}
+        for signal, rows in ranked.items():
+            for rank, row in enumerate(rows):
+                entry = fused.setdefault(row["id"], {"row": row, "score": 0.0, "signals": []})
+                entry["score"] += WEIGHTS[signal] / (RRF_K + rank + 1)
+                entry["signals"].append(signal)
+        top = sorted(fused.values(), key=lambda e: -e["score"])[:NARROW_CHUNKS]
+        chunks = [_row_to_chunk(e["row"]) for e in top]
+        spans = narrow(chunks, [row_segment_vectors(e["row"]) for e in top], question, query_vector, lexical)
+        # A chunk is 30 s of talk; its best segment is the evidence. Ranking the chunks again by
+        # their best segment's score, as one more list in the fusion, lifts the chunk whose
+        # matching sentence is the closest over one that is merely on the same subject.
+        by_segment = sorted(range(len(top)), key=lambda i: -spans[i].score)
+        for rank, i in enumerate(by_segment):
+            top[i]["score"] += WEIGHTS["segment"] / (RRF_K + rank + 1)
+        return [
+            mark_visual(_Candidate(e["row"]["video_id"], span.start_s, span.end_s, span.text, e["score"], e["signals"]),
+                        e["row"])
+            for e, span in zip(top, spans, strict=True)
+        ]
+
+    # --- frame hits ------------------------------------------------------------------------
+
+    def _add_frames(self, candidates: list[_Candidate], frame_hits, signal: str = "clip") -> None:
+        """Fuse frames by time: a frame within half a sampling interval of a candidate of the same
+        video joins it; any other frame is a moment of its own, its sampling window."""
+        slack = self.frame_interval_s / 2
+        for rank, (video_id, frame, _) in enumerate(frame_hits):
+            bonus = WEIGHTS[signal] / (RRF_K + rank + 1)
+            home = next(
+                (c for c in candidates
+                 if c.video_id == video_id and c.start_s - slack <= frame.timestamp_s <= c.end_s + slack),
+                None,
+            )
+            if home is None:
+                home = _Candidate(video_id, frame.timestamp_s, frame.timestamp_s + self.frame_interval_s, "",
+                                  frame_only=True)
+                candidates.append(home)
+            if signal in home.signals:
+                continue  # one vote per list: its best frame already counted
+            home.score += bonus
+            home.signals.append(signal)
+            if signal == "image" or home.frame is None:
+                home.frame = frame  # frame hits come best first; the image's match is the one to show
+
+    # --- assembling moments ----------------------------------------------------------------
+
+    def _moments(self, best: list[_Candidate], videos: dict[str, Video]) -> list[Moment]:
+        """Moments from the best candidates: a frame for those without one, the transcript for
+        those found by a frame alone, each fetched for all candidates in one query."""
+        slack = self.frame_interval_s / 2
+        need_frame = [c for c in best if c.frame is None and videos[c.video_id].has_video]
+        # Frame n was sampled near n * interval, so the frames around a moment's middle can be
+        # fetched by id; a window query covers the rare video whose numbering drifted.
+        guesses = {(c.video_id, n) for c in need_frame
+                   for middle in [round((c.start_s + c.end_s) / 2 / self.frame_interval_s)]
+                   for n in (middle - 1, middle, middle + 1) if n >= 0}
+        frames = self.store.frames_by_index(sorted(guesses))
+        for attempt in ("by id", "by window"):
+            for c in need_frame:
+                middle = (c.start_s + c.end_s) / 2
+                nearby = [f for vid, f in frames
+                          if vid == c.video_id and c.start_s - slack <= f.timestamp_s <= c.end_s + slack]
+                c.frame = min(nearby, key=lambda f: abs(f.timestamp_s - middle), default=None)
+            need_frame = [c for c in need_frame if c.frame is None]
+            if attempt == "by id" and need_frame:
+                frames = self.store.frames_within([(c.video_id, c.start_s - slack, c.end_s + slack)
+                                                   for c in need_frame])
+        frame_only = [c for c in best if c.frame_only or c.visual]
+        chunks = self.store.chunks_within([(c.video_id, c.start_s, c.end_s) for c in frame_only])
+        for c in frame_only:
+            duration = videos[c.video_id].duration_s
+            c.end_s = min(c.end_s, duration) if duration else c.end_s
+            segments = sorted({s for vid, chunk in chunks if vid == c.video_id for s in chunk.segments
+                               if s.end_s > c.start_s and s.start_s < c.end_s}, key=lambda s: s.start_s)
+            c.text = " ".join(s.text for s in segments)
+        attach_seen(best, self.store)
+        return [
+            Moment(c.video_id, videos[c.video_id].name, c.start_s, c.end_s, c.text, c.frame, c.score,
+                   tuple(s for s in SIGNALS if s in c.signals), c.seen)
+            for c in best
+        ]
+
+
+@dataclass(frozen=True)
+class Span:
+    start_s: float
+    end_s: float
+    text: str
+    score: float  # the best segment's: cosine similarity plus the word-overlap bonus
+
+
+def narrow(chunks: list[Chunk], segment_vectors: list[np.ndarray], question: str, query_vector: np.ndarray,
+           lexical: bool = True) -> list[Span]:
+    """For each chunk, the contiguous run of its segments that best matches the question.
+    Segments are scored by cosine similarity (their vectors were stored at ingest, one row per
+    segment) plus (when `lexical`) a bonus for the question's words they contain, which is what
+    finds names the dense model doesn't know."""
+    if not any(chunk.segments for chunk in chunks):
+        return [Span(c.start_s, c.end_s, c.text, 0.0) for c in chunks]
+    vectors = np.concatenate([v for c, v in zip(chunks, segment_vectors, strict=True) if c.segments])
+    similarity = vectors @ query_vector
+    words = _content_words(question) if lexical else set()
+    spans = []
+    at = 0
+    for chunk in chunks:
+        count = len(chunk.segments)
+        if count == 0:
+            spans.append(Span(chunk.start_s, chunk.end_s, chunk.text, 0.0))
+            continue
+        scores = [
+            float(similarity[at + i]) + LEXICAL_WEIGHT * _word_overlap(words, seg)
+            for i, seg in enumerate(chunk.segments)
+        ]
+        at += count
+        best = int(np.argmax(scores))
+        first = last = best
+        while first > 0 and scores[first - 1] >= scores[best] - SEGMENT_MARGIN:
+            first -= 1
+        while last < count - 1 and scores[last + 1] >= scores[best] - SEGMENT_MARGIN:
+            last += 1
+        run = chunk.segments[first : last + 1]
+        spans.append(Span(run[0].start_s, run[-1].end_s, " ".join(s.text for s in run), scores[best]))
+    return spans
+
+
+def _content_words(text: str) -> set[str]:
+    return {w for w in (m.lower() for m in _WORD.findall(text)) if len(w) > 2 and w not in _STOPWORDS}
+
+
+def _word_overlap(words: set[str], segment: Segment) -> float:
+    if not words:
+        return 0.0
+    return len(words & _content_words(segment.text)) / len(words)

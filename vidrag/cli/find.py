@@ -1,0 +1,137 @@
+"""`vidrag search|ask`: the moments that match, or a cited answer from the VLM."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from rag.clock import format_clock
+from rag.errors import AnswerError, VidragError
+from vidrag.cli import edge
+from vidrag.cli.edge import EXIT_VLM_FAILED
+from vidrag.cli.terminal import printable
+
+NO_VIDEOS = "No videos indexed yet. Add some with: vidrag add PATH"
+video_option = click.option("--video", "video_ids", multiple=True, metavar="ID",
+                            help="Only this video (repeatable).")
+
+
+def open_library():
+    """The configured library, or None (after saying so) when it holds no video yet."""
+    from rag import Library
+
+    library = Library()
+    if not library.store.list_videos():
+        print(NO_VIDEOS, file=sys.stderr)
+        library.close()
+        return None
+    return library
+
+
+@click.command()
+@click.argument("query", required=False, default="")
+@click.option("--image", metavar="PATH", help="A JPEG, PNG or WebP image: moments that look like it.")
+@click.option("--tag", metavar="TAG", help="Only moments whose frames carry this zero-shot tag.")
+@video_option
+@click.option("--k", type=int, default=None, help="How many moments (default VIDRAG_SEARCH_K).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of moments.")
+@edge
+def search(query: str, image: str | None, tag: str | None, video_ids: tuple[str, ...], k: int | None,
+           as_json: bool) -> int:
+    """Find the moments that match a query (words, an --image, or both)."""
+    if not query.strip() and not image:
+        raise VidragError("give a query, an --image, or both")
+    library = open_library()
+    if library is None:
+        if as_json:
+            print("[]")
+        return 0
+    if tag:
+        from rag.retrieval.tags import search_with_tag
+
+        moments = search_with_tag(library.searcher, query, tag, video_ids=list(video_ids) or None, k=k, image=image)
+    else:
+        moments = library.searcher.search(query, video_ids=list(video_ids) or None, k=k, image=image)
+    return print_found(moments, as_json)
+
+
+@click.command()
+@click.argument("question")
+@video_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object when done.")
+@edge
+def ask(question: str, video_ids: tuple[str, ...], as_json: bool) -> int:
+    """Answer a question from the videos, with cited times."""
+    library = open_library()
+    if library is None:
+        if as_json:
+            print(json.dumps(_ask_json(None, [])))
+        return 0
+    answer = library.answer(question, video_ids=list(video_ids) or None)
+    if not answer.moments:
+        if as_json:
+            print(json.dumps(_ask_json(answer, []), indent=2, ensure_ascii=False))
+        else:
+            print("No matching moments: the videos don't seem to cover this.")
+        return 0
+    failure = None
+    try:
+        for piece in answer:
+            if not as_json:
+                print(printable(piece, keep_newlines=True), end="", flush=True)
+    except AnswerError as e:
+        failure = e
+    if as_json:
+        print(json.dumps(_ask_json(answer, answer.citations, failure), indent=2, ensure_ascii=False))
+    else:
+        if answer.text:
+            print(" [answer cut short]" if answer.cut else "")
+        unsupported = [c.label for c in answer.citations if not c.supported]
+        if unsupported:
+            print(printable(f"(not found in the retrieved moments: {', '.join(unsupported)})"))
+        print("\nSources:" if not failure else "Moments found:")
+        print_moments(answer.moments)
+    if failure:
+        print(printable(f"error: {failure} (showing the moments only)"), file=sys.stderr)
+        return EXIT_VLM_FAILED
+    return 0
+
+
+def _ask_json(answer, citations, failure=None) -> dict:
+    result = {
+        "answer": answer.text if answer else "",
+        "citations": [c.to_json() for c in citations],
+        "moments": [m.to_json() for m in answer.moments] if answer else [],
+        "prompt_tokens": answer.prompt_tokens if answer else 0,
+    }
+    if failure:
+        result["error"] = str(failure)
+        result["cut"] = answer.cut
+    return result
+
+
+def print_found(moments, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps([m.to_json() for m in moments], indent=2, ensure_ascii=False))
+    elif not moments:
+        print("No matching moments.")
+    else:
+        print_moments(moments)
+    return 0
+
+
+def print_moments(moments) -> None:
+    for number, m in enumerate(moments, 1):
+        span = f"[{format_clock(m.start_s)}-{format_clock(m.end_s)}]"
+        print(printable(f"{number}. {m.video_name} {span}  ({'+'.join(m.signals)}, score {m.score:.4f})"))
+        if m.text:
+            print(printable(f"   said: \"{m.text}\""))
+        if m.seen:
+            print(printable(f"   seen: \"{m.seen}\""))
+        if m.frame:
+            print(printable(f"   frame at [{format_clock(m.frame.timestamp_s)}]: {m.frame.path}"))
+
+
+COMMANDS = (search, ask)

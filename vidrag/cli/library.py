@@ -1,0 +1,199 @@
+"""`vidrag add|list|remove|describe`: the library's videos from the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from rag.clock import format_clock
+from rag.errors import VidragError
+from rag.settings import Settings, load_settings
+from vidrag.cli import edge
+from vidrag.cli.edge import EXIT_ERROR, error_line
+from vidrag.cli.terminal import printable
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@edge
+def add(paths: tuple[str, ...]) -> int:
+    """Index media files, or the media files in folders."""
+    return _add(paths, load_settings())
+
+
+@click.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@edge
+def list_videos(as_json: bool) -> int:
+    """List the indexed videos."""
+    return _list(as_json, load_settings())
+
+
+@click.command()
+@click.argument("ids", nargs=-1, required=True, metavar="ID...")
+@edge
+def remove(ids: tuple[str, ...]) -> int:
+    """Delete videos from the index, with their frames and files."""
+    return _remove(ids, load_settings())
+
+
+@click.command()
+@click.argument("ids", nargs=-1, metavar="[ID]...")
+@click.option("--force", is_flag=True, help="Redo descriptions and tags that exist.")
+@edge
+def describe(ids: tuple[str, ...], force: bool) -> int:
+    """Describe and tag the frames of videos that lack it (default: every video)."""
+    return _describe(ids, force, load_settings())
+
+
+COMMANDS = (add, list_videos, remove, describe)
+
+
+def _open_ingestor(settings: Settings):
+    from ingest.pipeline import Ingestor
+
+    return Ingestor(settings, notify=lambda message: print(printable(message), file=sys.stderr))
+
+
+def _add(paths, settings: Settings) -> int:
+    from ingest.pipeline import media_files
+
+    files = []
+    failed = 0
+    for raw in paths:
+        path = Path(raw)
+        unreadable: list[str] = []  # and other reasons a path gave nothing to add
+        try:
+            is_dir = path.is_dir()
+        except PermissionError:  # a folder on the way can't be read: ingest says so, per file
+            is_dir = False
+        found = media_files(path, unreadable) if is_dir else [path]
+        if is_dir and not found and not unreadable:
+            unreadable.append(f"{raw}: no media files in this folder")
+        for problem in unreadable:
+            error_line(problem)
+            failed += 1
+        files += found
+    ingestor = _open_ingestor(settings) if files else None
+    for path in files:
+        try:
+            with _ProgressBars(path.name) as bars:
+                result = ingestor.add(path, progress=bars.update)
+        except VidragError as e:
+            error_line(f"{e}" if path.name in str(e) else f"{path.name}: {e}")
+            failed += 1
+            continue
+        for warning in result.warnings:
+            print(printable(f"warning: {path.name}: {warning}"), file=sys.stderr)
+        print(printable(_summary(result)))
+    return EXIT_ERROR if failed else 0
+
+
+
+def _summary(result) -> str:
+    video = result.video
+    if result.status == "exists":
+        return f"{video.id}  {video.name}: already indexed, nothing changed"
+    done = "added" if result.status == "added" else "added (cleaned up an interrupted earlier try)"
+    parts = [format_clock(video.duration_s)]
+    if video.has_video:
+        parts.append(f"{video.frames} frames")
+    parts.append(f"{video.text_chunks} text chunks")
+    parts.append(f"transcript: {video.transcript_source}" + (f", {video.language}" if video.language else ""))
+    if video.has_video:
+        parts.append(f"{result.described} frames described" if not result.not_described
+                     else f"frames not described ({result.not_described})")
+    return f"{video.id}  {video.name}: {done}, {', '.join(parts)}"
+
+
+def _list(as_json: bool, settings: Settings) -> int:
+    from rag.store import Store
+
+    store = Store(settings)
+    videos = store.list_videos()
+    if as_json:
+        listed = [{**{k: v for k, v in video.to_json().items() if k != "frame_tags"},
+                   "described_frames": len(store.described_frames(video.id))} for video in videos]
+        print(json.dumps(listed, indent=2, ensure_ascii=False))
+    elif not videos:
+        print("No videos yet. Add some with: vidrag add PATH")
+    else:
+        for v in videos:
+            frames = f"{v.frames:>5} frames" if v.has_video else "   audio only"
+            language = v.language or "--"
+            duration = format_clock(v.duration_s)
+            print(printable(f"{v.id}  {duration:>8}  {frames}  {v.text_chunks:>4} chunks  {language:>3}  {v.name}"))
+    return 0
+
+
+def _remove(ids, settings: Settings) -> int:
+    ingestor = _open_ingestor(settings)
+    failed = 0
+    for video_id in ids:
+        try:
+            video = ingestor.remove(video_id)
+        except VidragError as e:
+            error_line(str(e))
+            failed += 1
+            continue
+        print(printable(f"{video.id}  {video.name}: removed"))
+    return EXIT_ERROR if failed else 0
+
+
+def _describe(ids, force: bool, settings: Settings) -> int:
+    from ingest.backfill import backfill
+
+    ingestor = _open_ingestor(settings)
+    videos = [ingestor.find(video_id) for video_id in ids] or ingestor.store.list_videos()
+    failed = 0
+    for video in videos:
+        if not video.has_video:
+            print(printable(f"{video.id}  {video.name}: audio only, nothing to describe"))
+            continue
+        with _ProgressBars(video.name) as bars:
+            result = backfill(ingestor, video, force=force, progress=bars.update)
+        if result.warning:
+            print(printable(f"warning: {video.name}: {result.warning}"), file=sys.stderr)
+            failed += 1
+        tags = ", ".join(f"{t['tag']} {t['share']:.0%}" for t in video.tags[:5]) or "none"
+        print(printable(f"{video.id}  {video.name}: {result.described} of {result.frames} frames described "
+                        f"({result.newly_described} now), tags{' (new)' if result.tagged else ''}: {tags}"))
+    return EXIT_ERROR if failed else 0
+
+
+class _ProgressBars:
+    """One tqdm bar per stage on a terminal; silent otherwise."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.enabled = sys.stderr.isatty()
+        self.bar = None
+        self.stage = None
+
+    def __enter__(self):
+        return self
+
+    def update(self, stage: str, done: float, total: float) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if stage != self.stage:
+            self._close()
+            self.stage = stage
+            self.bar = tqdm(total=total, desc=printable(f"{self.name[:24]} {stage}"), unit="", leave=False)
+        self.bar.total = total
+        self.bar.n = done
+        self.bar.refresh()
+
+    def _close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def __exit__(self, *exc):
+        self._close()
+        return False

@@ -1,0 +1,1 @@
+"""The web app (Streamlit) and the server around it."""

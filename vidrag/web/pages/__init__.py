@@ -1,0 +1,1 @@
+"""The app's pages: each file is one Streamlit page script."""
