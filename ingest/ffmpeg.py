@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from rag.errors import IngestError
-from rag.ffmpeg import ffmpeg_exe, input_arg  # noqa: F401  (shared with answers' clip frames)
+from rag.ffmpeg import ffmpeg_exe, input_arg, run_ffmpeg_lines  # noqa: F401  (shared with answers)
 
 
 def run_ffmpeg(args: Sequence[str], what: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -18,24 +18,6 @@ def run_ffmpeg(args: Sequence[str], what: str, check: bool = True) -> subprocess
     if check and result.returncode != 0:
         raise IngestError(f"{what}: {last_error_line(result.stderr)}")
     return result
-
-
-def run_ffmpeg_lines(args: Sequence[str], on_line: Callable[[str], None]) -> tuple[int, str]:
-    """Run ffmpeg, handing each stderr line to `on_line` as it comes (for progress).
-    Returns the exit code and the last line of stderr."""
-    command = [ffmpeg_exe(), "-nostdin", "-hide_banner", *args]
-    last = ""
-    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as process:
-        try:
-            for raw in process.stderr:
-                line = raw.decode("utf-8", errors="replace").rstrip()
-                if line:
-                    last = line
-                    on_line(line)
-        except BaseException:
-            process.kill()  # Ctrl-C or an error in on_line: don't leave ffmpeg running
-            raise
-    return process.returncode, last
 
 
 def last_error_line(stderr: str) -> str:

@@ -14,13 +14,13 @@ that merely contains it, sends the player to the wrong place and does not count.
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.errors import AnswerError, VidragError
+from rag.json_object import json_object
 from rag.types import Moment, Video
 
 TOLERANCE_S = 2.0  # a moment may start this much before the expected window
@@ -118,11 +118,9 @@ def parse_line(text: str, number: int, where: str = "suite") -> Case:
         return SuiteError(f"{where} line {number}: {why}")
 
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise bad(f"not JSON ({e.msg})") from e
-    if not isinstance(data, dict):
-        raise bad("expected a JSON object")
+        data = json_object(text)
+    except ValueError as e:
+        raise bad(str(e)) from e
     missing = [key for key in ("question", "video", "start_s", "end_s") if key not in data]
     if missing:
         raise bad(f"missing {', '.join(missing)}")

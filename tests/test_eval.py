@@ -30,7 +30,7 @@ def test_a_hit_starts_near_or_inside_the_window_and_is_narrow():
 
 @pytest.mark.parametrize("line, message", [
     ("{not json", "line 3: not JSON"),
-    ("[1, 2]", "line 3: expected a JSON object"),
+    ("[1, 2]", "line 3: not a JSON object"),
     ('{"question": "q", "video": "a.mp4", "start_s": 1}', "line 3: missing end_s"),
     ('{"question": "", "video": "a.mp4", "start_s": 1, "end_s": 2}', "line 3: question must be"),
     ('{"question": "q", "video": "a.mp4", "start_s": "1", "end_s": 2}', "line 3: start_s must be seconds"),

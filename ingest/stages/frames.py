@@ -18,16 +18,14 @@ from __future__ import annotations
 import bisect
 import math
 import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from ingest.ffmpeg import input_arg, run_ffmpeg_lines
 from ingest.probe import MediaInfo, Packet, list_packets
 from rag.errors import IngestError
-from rag.ffmpeg import PTS_TIME, scale_filter
+from rag.frame_decoder import decode_frames
 from rag.types import Frame
 
 KEYFRAME_SNAP_S = 1.0  # a keyframe this close to a grid time stands in for it (seconds)
@@ -102,39 +100,16 @@ def extract_frames(
         return []
     name = os.path.basename(info.path)
     time_base, packets = packet_list or list_packets(info.path, stream.index)
-    out_dir.mkdir(parents=True, exist_ok=True)
     if all(p.has_pts for p in packets):
         bsf, select, expected = _sparse_plan(choose_frames(packets, time_base, info.start_s, fps, info.duration_s))
     else:
         bsf, select, expected = _dense_plan(info.start_s, fps)
-    scale = scale_filter(MAX_SIDE)
-    scripts = out_dir / ".ffmpeg"
-    scripts.mkdir(exist_ok=True)
-    (scripts / "filter").write_text(f"{select},showinfo,{scale}")
-    args = ["-copyts"]
-    if bsf:
-        (scripts / "bsf").write_text(bsf)
-        args += ["-/bsf:v", str(scripts / "bsf")]
-    args += ["-i", input_arg(info.path), "-map", f"0:{stream.index}", "-/vf", str(scripts / "filter")]
-    if expected:
-        args += ["-frames:v", str(expected)]  # stop reading once the last chosen frame is out
-    args += ["-fps_mode", "passthrough", "-q:v", str(JPEG_QUALITY), "-loglevel", "info", "-nostats"]
-    args += ["-start_number", "0", str(out_dir / "%06d.jpg")]
-
-    times: list[float] = []
-
-    def on_line(line: str) -> None:
-        if "showinfo" in line and (m := PTS_TIME.search(line)):
-            times.append(max(0.0, round(float(m.group(1)) - info.start_s, 6)))
-            if on_frame:
-                on_frame(len(times), expected or len(times))
-
-    _, last_line = run_ffmpeg_lines(args, on_line)
-    written = sorted(out_dir.glob("*.jpg"))
-    shutil.rmtree(scripts, ignore_errors=True)
-    if not written:
+    decoded, last_line = decode_frames(
+        info.path, out_dir, select, max_side=MAX_SIDE, quality=JPEG_QUALITY, stream=f"0:{stream.index}",
+        count=expected, bsf=bsf, on_frame=(lambda done: on_frame(done, expected or done)) if on_frame else None)
+    if not decoded:
         raise IngestError(f"{name}: no frame of the video could be decoded ({last_line})")
-    return [Frame(t, str(path)) for path, t in zip(written, times, strict=False)]
+    return [Frame(max(0.0, round(t - info.start_s, 6)), str(path)) for t, path in decoded]
 
 
 def _sparse_plan(picks: list[Pick]) -> tuple[str, str, int]:

@@ -3,13 +3,9 @@ between the one-per-interval frames that ingest sampled.
 
 Frames come from vidrag's stored copy of the video, one per CLIP_INTERVAL_S over a moment, at a
 small size, cached on disk by video, size and time (under the video's frame folder, so removing
-the video removes them). Decoding reads as little as ingest's frame sampler does, the same
-way: ffmpeg seeks to the keyframe before the first time (`-ss` before `-i`), decodes only as far
-as the last, and a `select` filter keeps the first frame at or after each time; each frame's true
-time is read back from `showinfo`. Ingest's planner (ingest/stages/frames.py) reads the whole packet
-list first, which pays off over hours of video but not for a few seconds per question; the
-pieces both use (the binary, the scale and the timestamp pattern) live in rag/ffmpeg.py, since
-`rag` must not import `ingest`.
+the video removes them). They are decoded by rag/frame_decoder.py, as ingest's frames are, but
+planned for a few seconds rather than hours: ffmpeg seeks to the keyframe before the first time,
+decodes only as far as the last, and keeps the first frame at or after each time.
 
 A failure to decode is logged and the answer goes on without the clip: the moments and their
 frames still stand.
@@ -19,14 +15,14 @@ from __future__ import annotations
 
 import base64
 import logging
-import os
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from rag.ffmpeg import PTS_TIME, ffmpeg_exe, input_arg, scale_filter
+from rag.ffmpeg import ffmpeg_exe, input_arg, scale_filter
+from rag.frame_decoder import decode_frames
 from rag.types import Frame, Moment, Video
 
 log = logging.getLogger(__name__)
@@ -100,29 +96,21 @@ class ClipFrames:
         # Targets relative to the seek point: ffmpeg's timestamps start at 0 there.
         picks = "+".join(f"gte(t,{t - first:.3f})*not(gte(prev_t,{t - first:.3f}))" for t in sorted(times))
         with tempfile.TemporaryDirectory(dir=cache, prefix=".decode-") as scratch:
-            command = [
-                ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "info", "-nostats",
-                "-ss", f"{first:.3f}", "-t", f"{last - first + 2 * CLIP_INTERVAL_S:.3f}", "-i", input_arg(video.file),
-                "-map", "0:v:0", "-vf", f"select='{picks}',showinfo,{scale_filter(self.max_side)}",
-                "-fps_mode", "passthrough", "-frames:v", str(len(times)), "-q:v", str(JPEG_QUALITY),
-                "-start_number", "0", os.path.join(scratch, "%04d.jpg"),
-            ]
-            result = subprocess.run(command, capture_output=True, timeout=DECODE_TIMEOUT_S)
-            stderr = result.stderr.decode("utf-8", errors="replace")
-            found = [round(first + float(m.group(1)), 3) for line in stderr.splitlines()
-                     if "showinfo" in line and (m := PTS_TIME.search(line))]
-            written = sorted(Path(scratch).glob("*.jpg"))
-            if result.returncode != 0 or not written:
-                raise OSError(stderr.strip().splitlines()[-1] if stderr.strip() else "ffmpeg decoded nothing")
+            found, last_line = decode_frames(
+                video.file, Path(scratch), f"select='{picks}'", max_side=self.max_side, quality=JPEG_QUALITY,
+                count=len(times), seek_s=first, span_s=last - first + 2 * CLIP_INTERVAL_S,
+                timeout_s=DECODE_TIMEOUT_S)
+            if not found:
+                raise OSError(last_line or "ffmpeg decoded nothing")
             decoded: dict[float, Frame] = {}
             for t in times:
                 # The first decoded frame at or after t (each target selects exactly that frame).
-                index = next((i for i, at in enumerate(found[: len(written)]) if at >= t - 1e-3), None)
-                if index is None:
+                at, path = next(((at, path) for at, path in found if round(at, 3) >= t - 1e-3), (None, None))
+                if at is None:
                     continue
-                target = cache / f"{_ms(t)}_{_ms(found[index])}.jpg"
-                shutil.copyfile(written[index], target)
-                decoded[t] = Frame(found[index], str(target))
+                target = cache / f"{_ms(t)}_{_ms(round(at, 3))}.jpg"
+                shutil.copyfile(path, target)
+                decoded[t] = Frame(round(at, 3), str(target))
         return decoded
 
     def video_data_url(self, video: Video, start_s: float, end_s: float, fps: float) -> str | None:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from rag.answering.prompt import EstimateCounter, PixtralCounter, _pixtral_tokenizer, counter_for, jpeg_data_url
 from rag.clock import format_clock
 from rag.errors import AnswerError, first_line
+from rag.json_object import json_object
 from rag.settings import Settings
 from rag.types import Frame, Segment, Video
 
@@ -104,12 +105,7 @@ class Line:
 
 def parse_summary(text: str) -> tuple[str, list[Chapter]]:
     """The summary and chapters in a reply; ValueError saying what is wrong with it."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"not JSON ({e.msg} at character {e.pos})") from e
-    if not isinstance(data, dict):
-        raise ValueError("not a JSON object")
+    data = json_object(text)
     summary = data.get("summary")
     if not isinstance(summary, str) or not summary.strip():
         raise ValueError("no summary")
