@@ -192,7 +192,10 @@ class Ingestor:
             tags=work.tags,
             frame_tags=work.frame_tags,
         )
-        VideoIndex(self.store).refresh(video_id)  # from the rows just written, descriptions included
+        # The video's vectors from those of its rows, at hand: no query back (Milvus Lite scans
+        # rows not yet flushed one by one). Its text rows are its chunks and its descriptions.
+        VideoIndex(self.store).put_vectors(video_id, {"image": work.image_vectors,
+                                                      "text": [*work.chunk_vectors, *work.description_vectors]})
         self.store.commit_video(video)  # the commit marker: from here on the video is visible
         progress("index", 3, 3)
         return AddResult(video, "added", work.warnings, work.described, work.not_described)

@@ -37,6 +37,7 @@ class Work:
     frames: list[Frame] = field(default_factory=list)
     described: int = 0  # frames the VLM described
     not_described: str = ""  # why no frame was sent to be described, or ""
+    description_vectors: list = field(default_factory=list)  # text vectors of the descriptions written
     transcript: Transcript = field(default_factory=lambda: Transcript((), "", "none"))
     audio_s: float | None = None  # how much audio Whisper decoded, when it ran
     chunks: list[Chunk] = field(default_factory=list)

@@ -1,8 +1,8 @@
 """vidrag's core: settings, domain types, models, the Milvus store, search and answers.
 
     import rag
-    moments = rag.retrieval.search("when does the bird wake up?")
-    answer = rag.answering.answer("what happens after that?", history=[...])
+    moments = rag.search("when does the bird wake up?")
+    answer = rag.answer("what happens after that?", history=[...])
     for text in answer: print(text, end="")
 """
 

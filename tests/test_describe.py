@@ -129,16 +129,16 @@ def test_backfill_resumes_where_a_run_stopped(settings, monkeypatch, cooking):
 def test_a_library_from_before_descriptions_keeps_working(settings, monkeypatch, cooking):
     """A text collection without the `source` field (made by the previous version) opens, its
     transcript is found, and descriptions backfilled into it are told apart by their ids."""
-    import rag.store
+    import rag.store.store
     from ingest.backfill import backfill
     from rag import Library
 
-    todays_schema = rag.store._text_schema
-    monkeypatch.setattr(rag.store, "_text_schema", _previous_text_schema)
+    todays_schema = rag.store.store._text_schema
+    monkeypatch.setattr(rag.store.store, "_text_schema", _previous_text_schema)
     ingestor = _ingestor(monkeypatch, describe="off")
     video = ingestor.add(cooking).video
     ingestor.store.close()
-    monkeypatch.setattr(rag.store, "_text_schema", todays_schema)  # today's code, on yesterday's library
+    monkeypatch.setattr(rag.store.store, "_text_schema", todays_schema)  # today's code, on yesterday's library
     with StubVLM() as stub:
         ingestor = _ingestor(monkeypatch, vlm_base_url=stub.base_url)
         store = ingestor.store

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rag.clock import format_clock
 from rag.errors import VidragError, first_line
@@ -42,6 +42,7 @@ class DescribeOutcome:
     requests: int = 0  # requests sent
     skipped: str = ""  # why nothing was asked (auto mode, endpoint not answering), or ""
     warning: str = ""  # one line when some frames could not be described, or ""
+    vectors: list = field(default_factory=list)  # the text vectors of the descriptions written
 
 
 def describe_mode_skip(settings: Settings) -> str:
@@ -114,6 +115,7 @@ def describe_video(settings: Settings, store: Store, text_model, video_id: str, 
                 if rows:
                     vectors = text_model.embed([chunk.text for _, chunk in rows])
                     store.insert_descriptions(video_id, rows, vectors)
+                    outcome.vectors.extend(vectors)
                 outcome.described += len(rows)
                 failed += len(group) - len(rows)
                 done += len(group)
@@ -176,5 +178,6 @@ def run(work) -> None:
     outcome = describe_stage(work.settings, work.store, work.text_model, work.video_id, work.frames,
                              progress=work.reporter(NAME))
     work.described, work.not_described = outcome.described, outcome.skipped
+    work.description_vectors = outcome.vectors
     if outcome.warning:
         work.warnings.append(outcome.warning)
