@@ -26,11 +26,11 @@ run: $(VENV)/.runtime
 
 # Everything: what CI runs.
 test: $(VENV)/.dev
-	$(OFFLINE) $(BIN)/python -m pytest
+	$(OFFLINE) $(BIN)/python -m pytest -n 2 --dist loadscope
 
 # The fast tier, to iterate with: unit tests and one end-to-end ingest and search.
 check: $(VENV)/.dev
-	$(OFFLINE) $(BIN)/python -m pytest -m "not slow and not browser"
+	$(OFFLINE) $(BIN)/python -m pytest -m "not slow and not browser" -n 2 --dist loadscope
 
 # Benchmarks (see BENCHMARKS.md). Offline, add BENCH_FLAGS=--default-shaped-models: the default
 # architectures with random weights (Whisper's decoder ends each window at once).

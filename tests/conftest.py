@@ -112,7 +112,7 @@ def minilm_dir() -> Path:
     return Path(module.get_model_path())
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def model_env(whisper_checkpoint, clip_dir, minilm_dir) -> dict[str, str]:
     """VIDRAG_ settings that point every model at a local path."""
     return {
@@ -153,24 +153,27 @@ def shared_media() -> Path:
     return SHARED_MEDIA
 
 
-@pytest.fixture
-def run_cli(tmp_path, model_env):
-    """Run the installed `vidrag` command in a subprocess, as a user would, against the tmp
-    library, from a folder outside the checkout and with no PYTHONPATH."""
+def cli_runner(folder: Path, model_env: dict):
+    """Run the installed `vidrag` command in a subprocess, as a user would, in `folder` (outside
+    the checkout, with no PYTHONPATH) against the library in `folder`/data."""
 
     def run(*args: str, env: dict | None = None, check: bool = False) -> subprocess.CompletedProcess:
-        full_env = {**os.environ, **model_env, "VIDRAG_DATA_DIR": str(tmp_path / "data")}
+        full_env = {**os.environ, **model_env, "VIDRAG_DATA_DIR": str(folder / "data")}
         full_env.pop("PYTHONPATH", None)
         full_env.update(env or {})
-        result = subprocess.run(
-            [VIDRAG, *args],
-            cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=600,
-        )
+        result = subprocess.run([VIDRAG, *args], cwd=folder, env=full_env, capture_output=True, text=True,
+                                timeout=600)
         if check and result.returncode != 0:
             raise AssertionError(f"exit {result.returncode}\n{result.stdout}\n{result.stderr}")
         return result
 
     return run
+
+
+@pytest.fixture
+def run_cli(tmp_path, model_env):
+    """`vidrag ...` against a fresh library in tmp_path."""
+    return cli_runner(tmp_path, model_env)
 
 
 # --- a small library for search and answer tests -------------------------------------------
@@ -228,10 +231,11 @@ def lecture_cues() -> list[tuple[float, float, str]]:
     return cues
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def library(tmp_path_factory, whisper_checkpoint, clip_dir, minilm_dir):
     """Three indexed videos with sidecar subtitles: cooking (45 s), garden (15 s) and a
-    20-minute lecture. Yields (Library, {name: video id})."""
+    20-minute lecture, built once per session: tests read it and must not change it.
+    Yields (Library, {name: video id})."""
     import rag
     from ingest.pipeline import Ingestor
     from rag.settings import Settings

@@ -4,35 +4,42 @@ import json
 
 import pytest
 
-from conftest import COOKING_CUES, make_video, write_srt
+from conftest import COOKING_CUES, cli_runner, make_video, write_srt
 from openai_stub import StubVLM, refused_url
 from rag.answering.prompt import PixtralCounter
 
 pytestmark = pytest.mark.slow  # each test starts Python processes that load the models
 
 
-@pytest.fixture
-def indexed(run_cli, tmp_path):
-    video = make_video(tmp_path / "cooking.mp4", 45, audio=False, size="320x180", rate=5, gop=25)
-    write_srt(tmp_path / "cooking.srt", COOKING_CUES)
-    run_cli("add", str(video), check=True)
-    return json.loads(run_cli("list", "--json", check=True).stdout)[0]
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory, model_env):
+    """One library for the module's tests: they search and ask, and change nothing."""
+    return cli_runner(tmp_path_factory.mktemp("cli"), model_env)
 
 
-def test_search_json_and_text(run_cli, indexed):
-    result = run_cli("search", "how long should the dough be kneaded", "--k", "3", "--json", check=True)
+@pytest.fixture(scope="module")
+def indexed(cli, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("media")
+    video = make_video(folder / "cooking.mp4", 45, audio=False, size="320x180", rate=5, gop=25)
+    write_srt(folder / "cooking.srt", COOKING_CUES)
+    cli("add", str(video), check=True)
+    return json.loads(cli("list", "--json", check=True).stdout)[0]
+
+
+def test_search_json_and_text(cli, indexed):
+    result = cli("search", "how long should the dough be kneaded", "--k", "3", "--json", check=True)
     moments = json.loads(result.stdout)
     assert 1 <= len(moments) <= 3
     for m in moments:
         assert {"video_id", "video_name", "start_s", "end_s", "text", "frame_path", "frame_s", "score"} <= m.keys()
     assert any(m["start_s"] == 10.0 and "knead" in m["text"] for m in moments)
-    text = run_cli("search", "sourdough", "--video", indexed["id"], check=True).stdout
+    text = cli("search", "sourdough", "--video", indexed["id"], check=True).stdout
     assert text.startswith("1. cooking.mp4 [00:")
 
 
-def test_ask_json_sends_a_request_pixtral_accepts_within_budget(run_cli, indexed):
+def test_ask_json_sends_a_request_pixtral_accepts_within_budget(cli, indexed):
     with StubVLM(reply="Knead it for ten minutes [00:10]. Or was it [09:00]?") as stub:
-        result = run_cli("ask", "How long do I knead?", "--json", env={"VIDRAG_VLM_BASE_URL": stub.base_url})
+        result = cli("ask", "How long do I knead?", "--json", env={"VIDRAG_VLM_BASE_URL": stub.base_url})
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     assert out["answer"] == stub.reply
@@ -46,26 +53,26 @@ def test_ask_json_sends_a_request_pixtral_accepts_within_budget(run_cli, indexed
     assert counted == out["prompt_tokens"] <= 16384 - 1024  # the default context minus the answer's room
 
 
-def test_ask_streams_text(run_cli, indexed):
+def test_ask_streams_text(cli, indexed):
     with StubVLM() as stub:
-        result = run_cli("ask", "What do we bake?", env={"VIDRAG_VLM_BASE_URL": stub.base_url})
+        result = cli("ask", "What do we bake?", env={"VIDRAG_VLM_BASE_URL": stub.base_url})
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(stub.reply) and "Sources:" in result.stdout
 
 
-def test_ask_without_a_vlm_shows_the_moments_and_exits_3(run_cli, indexed):
+def test_ask_without_a_vlm_shows_the_moments_and_exits_3(cli, indexed):
     url = refused_url()
-    result = run_cli("ask", "When do I preheat the oven?", env={"VIDRAG_VLM_BASE_URL": url})
+    result = cli("ask", "When do I preheat the oven?", env={"VIDRAG_VLM_BASE_URL": url})
     assert result.returncode == 3
     assert "Preheat the oven" in result.stdout
     assert result.stderr.count("\n") == 1 and url in result.stderr and result.stderr.startswith("error: ")
 
 
-def test_ask_past_the_deadline_keeps_the_text_marks_it_cut_and_exits_3(run_cli, indexed):
+def test_ask_past_the_deadline_keeps_the_text_marks_it_cut_and_exits_3(cli, indexed):
     with StubVLM(interval_s=0.5) as stub:
         env = {"VIDRAG_VLM_BASE_URL": stub.base_url, "VIDRAG_VLM_DEADLINE_S": "3", "VIDRAG_VLM_TIMEOUT_S": "5"}
-        text = run_cli("ask", "What do we bake?", env=env)
-        as_json = run_cli("ask", "What do we bake?", "--json", env=env)
+        text = cli("ask", "What do we bake?", env=env)
+        as_json = cli("ask", "What do we bake?", "--json", env=env)
     assert text.returncode == 3 and as_json.returncode == 3
     first_line = text.stdout.splitlines()[0]
     assert first_line.endswith(" [answer cut short]") and stub.reply.startswith(first_line.split(" [answer")[0])

@@ -63,11 +63,9 @@ def test_moment_json_has_the_documented_fields(library):
     assert {"video_id", "video_name", "start_s", "end_s", "text", "frame_path", "frame_s", "score"} <= data.keys()
 
 
-
-
-@pytest.mark.slow
 def test_real_clip_paraphrase_lands_in_its_5_second_window(ingestor, shared_media, tmp_path):
-    """Big Buck Bunny with a sidecar: a paraphrased question finds the 5-10 s window."""
+    """Big Buck Bunny with a sidecar, end to end (the fast tier's one real ingest and search): a
+    paraphrased question finds the 5-10 s window."""
     from conftest import BUNNY_CUES, write_srt
     from rag import Library
 

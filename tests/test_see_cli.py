@@ -20,7 +20,7 @@ def test_describe_tag_and_search_by_word_and_image(run_cli, tmp_path):
     # Random CLIP weights pass no tag threshold over ~400 labels; four labels always give one.
     (tmp_path / "tags.txt").write_text("dog\nbeach\nkitchen\nmountain\n")
     assert "frames not described (VIDRAG_DESCRIBE=off)" in run_cli(
-        "ingest", "add", str(video), env={"VIDRAG_DESCRIBE": "off", "VIDRAG_TAGS_FILE": str(tmp_path / "tags.txt")},
+        "add", str(video), env={"VIDRAG_DESCRIBE": "off", "VIDRAG_TAGS_FILE": str(tmp_path / "tags.txt")},
         check=True).stdout
     with StubVLM() as stub:
         env = {"VIDRAG_VLM_BASE_URL": stub.base_url}

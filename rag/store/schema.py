@@ -46,12 +46,28 @@ def _keyed_json_schema(client):
     return schema, index
 
 
-def _text_schema(client, dim: int):
-    from pymilvus import DataType, Function, FunctionType
+def _per_video_rows(client):
+    """A schema for rows of a video (chunks, frames): a row id, then the video's id."""
+    from pymilvus import DataType
 
     schema = client.create_schema(auto_id=False)
     schema.add_field("id", DataType.VARCHAR, max_length=ID_LENGTH + 16, is_primary=True)
     schema.add_field("video_id", DataType.VARCHAR, max_length=ID_LENGTH)
+    return schema
+
+
+def _per_video_index(client, vector_field: str):
+    """The vector's index, and an inverted index on video_id for the per-video filters."""
+    index = client.prepare_index_params()
+    index.add_index(vector_field, index_type="AUTOINDEX", metric_type=VECTOR_METRIC)
+    index.add_index("video_id", index_type="INVERTED")
+    return index
+
+
+def _text_schema(client, dim: int):
+    from pymilvus import DataType, Function, FunctionType
+
+    schema = _per_video_rows(client)
     schema.add_field("start_s", DataType.DOUBLE)
     schema.add_field("end_s", DataType.DOUBLE)
     schema.add_field("text", DataType.VARCHAR, max_length=MAX_VARCHAR, enable_analyzer=True)
@@ -67,26 +83,19 @@ def _text_schema(client, dim: int):
             name="text_bm25", function_type=FunctionType.BM25, input_field_names=["text"], output_field_names=["sparse"]
         )
     )
-    index = client.prepare_index_params()
-    index.add_index("dense", index_type="AUTOINDEX", metric_type=VECTOR_METRIC)
+    index = _per_video_index(client, "dense")
     index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
-    index.add_index("video_id", index_type="INVERTED")
     return schema, index
 
 
 def _image_schema(client, dim: int):
     from pymilvus import DataType
 
-    schema = client.create_schema(auto_id=False)
-    schema.add_field("id", DataType.VARCHAR, max_length=ID_LENGTH + 16, is_primary=True)
-    schema.add_field("video_id", DataType.VARCHAR, max_length=ID_LENGTH)
+    schema = _per_video_rows(client)
     schema.add_field("timestamp_s", DataType.DOUBLE)
     schema.add_field("frame_path", DataType.VARCHAR, max_length=PATH_LENGTH)
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
-    index = client.prepare_index_params()
-    index.add_index("vector", index_type="AUTOINDEX", metric_type=VECTOR_METRIC)
-    index.add_index("video_id", index_type="INVERTED")
-    return schema, index
+    return schema, _per_video_index(client, "vector")
 
 
 # --- rows <-> domain (pure) ----------------------------------------------------------------

@@ -44,7 +44,7 @@ def _signal_rows(values: tuple[str, ...]) -> list[str]:
 @edge
 def evaluate(suite: str, k: int, signals: tuple[str, ...], tolerance: float, max_width: float, answers: bool,
              as_json: bool) -> int:
-    """Measure search (and answers) on a suite of questions with known moments.
+    """Measure search (and answers) on a suite of questions.
 
     Each line of SUITE is JSON: {"question", "video" (name or id), "start_s", "end_s"},
     optionally "answer_contains".

@@ -40,7 +40,7 @@ def open_library():
 @edge
 def search(query: str, image: str | None, tag: str | None, video_ids: tuple[str, ...], k: int | None,
            as_json: bool) -> int:
-    """Find the moments that match a query (words, an --image, or both)."""
+    """Find the moments that match words, an --image, or both."""
     if not query.strip() and not image:
         raise VidragError("give a query, an --image, or both")
     library = open_library()

@@ -45,7 +45,7 @@ def remove(ids: tuple[str, ...]) -> int:
 @click.option("--force", is_flag=True, help="Redo descriptions and tags that exist.")
 @edge
 def describe(ids: tuple[str, ...], force: bool) -> int:
-    """Describe and tag the frames of videos that lack it (default: every video)."""
+    """Describe and tag frames that lack it (default: every video)."""
     return _describe(ids, force, load_settings())
 
 

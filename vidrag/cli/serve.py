@@ -26,7 +26,7 @@ STREAMLIT_FLAGS = (
                    "reverse proxy with authentication (README, Security notes).")
 @edge
 def serve(port: int, host: str) -> int:
-    """Serve the web app (and the library's videos, streamed with range requests)."""
+    """Serve the web app, with the library's videos."""
     command = [sys.executable, "-m", "streamlit", "run", str(SERVER_SCRIPT), *STREAMLIT_FLAGS,
                "--server.port", str(port), "--server.address", host]
     sys.stdout.flush()
