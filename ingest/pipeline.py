@@ -85,15 +85,19 @@ class Ingestor:
     # --- add -------------------------------------------------------------------------------
 
     def add(self, path: str | Path, name: str | None = None, subtitles: Path | None = None,
-            progress: Progress | None = None, video_id: str | None = None, move: bool = False) -> AddResult:
+            progress: Progress | None = None, video_id: str | None = None, move: bool = False,
+            source: dict | None = None) -> AddResult:
         """Index one media file. `name` is what the library shows (default: the file name);
         `subtitles` overrides the sidecar search (the app's uploads keep theirs elsewhere);
-        `video_id` is content_id(path), when the caller has hashed the file already; `move` hands
-        the file itself to the library (an upload, already in the data folder) instead of a copy."""
+        `video_id` is content_id(path), when the caller has hashed the file already; `move` says
+        the file is the server's own (an upload, a download, in the data folder): the library
+        hard-links it instead of copying, and the caller deletes it when its job ends. `source`
+        ({"url", "title"}) is where a downloaded video came from, kept with it."""
         path = Path(path)
         name = name or path.name
         try:
-            result = self._add(path, name, subtitles, progress or (lambda stage, done, total: None), video_id, move)
+            result = self._add(path, name, subtitles, progress or (lambda stage, done, total: None), video_id, move,
+                               source or {})
         except IngestError as e:
             if name != path.name:  # an upload: speak of the file the user knows
                 raise IngestError(str(e).replace(str(path), name).replace(path.name, name)) from e
@@ -104,14 +108,12 @@ class Ingestor:
         return result
 
     def _add(self, path: Path, name: str, subtitles: Path | None, progress: Progress, video_id: str | None,
-             move: bool):
-        _check_readable(path)
+             move: bool, source: dict):
+        check_readable(path)
         progress("probe", 0, 1)
         # Already indexed? Decided from the original, so adding a folder again copies nothing.
         existing = self.store.get_video(video_id or content_id(path))
         if existing:
-            if move:
-                path.unlink(missing_ok=True)
             return AddResult(existing, "exists")
         # From here on only the library's own copy is read: its bytes give the id, the frames, the
         # transcript and the stored file, whatever happens to the original meanwhile.
@@ -138,7 +140,7 @@ class Ingestor:
                 packet_list = list_packets(str(working), info.video.index) if info.video else None
                 _check_length(info, packet_list)
                 progress("probe", 1, 1)
-                result = self._index(working, path, name, video_id, info, packet_list, subtitles, progress)
+                result = self._index(working, path, name, video_id, info, packet_list, subtitles, progress, source)
             except IngestError as e:  # errors name the working copy; the user knows the original
                 raise IngestError(str(e).replace(str(working), path.name).replace(working.name, path.name)) from e
         except BaseException as e:
@@ -153,7 +155,7 @@ class Ingestor:
         return result
 
     def _index(self, path, original: Path, name, video_id, info: MediaInfo, packet_list, subtitles,
-               progress: Progress) -> AddResult:
+               progress: Progress, source: dict) -> AddResult:
         settings = self.settings
         text_model = load_text_embedder(settings.text_model, self.device, self.notify)
         self.store.ensure_collection("text", text_model.name, text_model.dim)
@@ -165,9 +167,9 @@ class Ingestor:
                     text_model, clip, progress, self.notify)
         for stage in STAGES:
             stage.run(work)
-        return self._write(work, name)
+        return self._write(work, name, source)
 
-    def _write(self, work: Work, name: str) -> AddResult:
+    def _write(self, work: Work, name: str, source: dict) -> AddResult:
         """The rows, the stored file, the video-level vectors, and last the registry row."""
         progress, video_id, info = work.progress, work.video_id, work.info
         progress("index", 0, 3)
@@ -188,7 +190,8 @@ class Ingestor:
             transcript_source=work.transcript.source,
             has_video=info.video is not None,
             created=datetime.now(UTC).isoformat(timespec="seconds"),
-            extra={"rotation": info.rotation, "format": info.format},
+            extra={"rotation": info.rotation, "format": info.format,
+                   **({"source_url": source["url"], "title": source.get("title", "")} if source.get("url") else {})},
             tags=work.tags,
             frame_tags=work.frame_tags,
         )
@@ -240,7 +243,7 @@ class Ingestor:
             log.warning("could not delete the rows of %s; the next add of it will", video_id, exc_info=True)
 
 
-def _check_readable(path: Path) -> None:
+def check_readable(path: Path) -> None:
     """One clear line for what is not a readable regular file. Opening it (not os.access) asks
     the system the real question, for whichever user this process runs as."""
     try:

@@ -49,13 +49,14 @@ def _hash(src, write=None) -> str:
 
 def take_copy(source: Path, folder: Path, margin_bytes: int, move: bool = False) -> tuple[Path, str]:
     """Copy `source` into `folder` (a reflink where possible) and hash the copy: (copy, its id).
-    `move` takes the file itself when it is ours to take (an upload in the data folder).
+    `move`: the file is ours (an upload in the data folder): hard-linked, so the copy costs
+    nothing and the upload stays until its job ends (a crash mid-ingest must not lose it).
     Refuses early, before writing anything, when the copy and `margin_bytes` don't fit."""
     folder.mkdir(parents=True, exist_ok=True)
     remove_stale_incoming(folder)
     target = folder / f"{INCOMING}-{_host_tag()}-{os.getpid()}-{uuid.uuid4().hex[:8]}{source.suffix.lower()}"
     try:
-        if move and _rename(source, target):
+        if move and _link(source, target):
             require_space(folder, margin_bytes, source.name)
             return target, content_id(target)
         if _reflink(source, target):
@@ -114,12 +115,12 @@ def remove_stale_incoming(folder: Path) -> None:
             continue
 
 
-def _rename(source: Path, target: Path) -> bool:
+def _link(source: Path, target: Path) -> bool:
     try:
-        os.replace(source, target)
+        os.link(source, target)
         return True
     except OSError as e:
-        if e.errno == errno.EXDEV:  # another filesystem: copy instead
+        if e.errno in (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EMLINK):  # no hard links here: copy
             return False
         raise
 

@@ -62,6 +62,19 @@ class Settings(BaseSettings):
     vlm_clip_mode: Literal["frames", "video_url"] = Field(
         "frames", description="frames: labelled images (Pixtral); video_url: the moment as a video (Qwen2.5-VL).")
 
+    # --- the server (issue 20): one process owns the library; the CLI and other programs go through it ---
+    bind: str = Field("127.0.0.1", description="Address `vidrag serve` listens on; beyond loopback it needs "
+                                               "VIDRAG_API_TOKEN.")
+    published_bind: str = Field("", description="Set by docker compose: the host address the container's port "
+                                                 "is published on, which the token check weighs instead of 0.0.0.0.")
+    api_token: str = Field("", description="Bearer token for the API and /mcp, and the web UI's login. Empty: "
+                                           "no token (loopback only).")
+    server_url: str = Field("", description="A running vidrag server (http://host:port) every command goes "
+                                            "through. Empty: the one recorded in the data folder, if alive.")
+    workers: int = Field(1, ge=1, le=16, description="Ingest jobs run at once by the server.")
+    max_upload_mb: int = Field(4096, ge=1, description="Largest upload the app and the API accept, in MB.")
+    max_download_mb: int = Field(4096, ge=1, description="Largest video `add URL` downloads, in MB.")
+
     @field_validator("whisper_language")
     @classmethod
     def _normalise_language(cls, value: str) -> str:
@@ -86,6 +99,14 @@ class Settings(BaseSettings):
     @property
     def is_milvus_lite(self) -> bool:
         return "://" not in self.milvus_target
+
+    @field_validator("server_url")
+    @classmethod
+    def _server_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL, such as http://127.0.0.1:8501")
+        return value
 
     @property
     def videos_dir(self) -> Path:

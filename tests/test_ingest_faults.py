@@ -215,10 +215,10 @@ def test_an_unreadable_folder_is_named(open_folder):
         assert problems == [f"{locked}: cannot read this folder (permission denied)"]
         with pytest.raises(IngestError, match="locked: cannot read this folder"):
             media_files(locked)
-        from ingest.pipeline import _check_readable
+        from ingest.pipeline import check_readable
 
         with pytest.raises(IngestError, match="b.mp4: permission denied"):
-            _check_readable(locked / "b.mp4")
+            check_readable(locked / "b.mp4")
 
 
 def test_a_data_folder_that_is_not_writable_is_named(settings, open_folder):

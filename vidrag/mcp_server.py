@@ -63,12 +63,15 @@ class VidragTools:
     the SDK runs each in a worker thread, and one Milvus connection with lazily loaded models is
     not something to enter from several threads at once."""
 
-    def __init__(self, settings: Settings, library=None):
+    def __init__(self, settings: Settings, library=None, open_library=None):
         self.settings = settings
         self._library = library
+        self._open_library = open_library  # the server's shared library, opened when first needed
         self._lock = threading.Lock()
 
     def library(self):
+        if self._library is None and self._open_library is not None:
+            self._library = self._open_library()
         if self._library is None:
             from rag import Library
 
@@ -190,8 +193,8 @@ def _frame_image(moment: Moment, max_side: int) -> ImageContent:
     return ImageContent(type="image", data=data, mime_type="image/jpeg")
 
 
-def build_server(settings: Settings, library=None) -> MCPServer:
-    tools = VidragTools(settings, library)
+def build_server(settings: Settings, library=None, open_library=None) -> MCPServer:
+    tools = VidragTools(settings, library, open_library)
     server = _OneLineErrors(SERVER_NAME, instructions=INSTRUCTIONS, log_level="WARNING")
 
     @server.tool(description=(
@@ -256,12 +259,13 @@ def serve(settings: Settings, http: bool = False, port: int = DEFAULT_HTTP_PORT)
     return 0
 
 
-def _check_port(port: int) -> None:
+def _check_port(port: int, host: str = "127.0.0.1") -> None:
     """A taken or impossible port is one line from us, before anything claims to be serving."""
     import socket
 
-    with socket.socket() as probe:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind(("127.0.0.1", port))
+            probe.bind((host.strip("[]"), port))
         except (OSError, OverflowError) as e:
-            raise VidragError(f"cannot listen on 127.0.0.1:{port} ({first_line(e)}); choose another --port") from e
+            raise VidragError(f"cannot listen on {host}:{port} ({first_line(e)}); choose another --port") from e

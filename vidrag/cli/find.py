@@ -43,6 +43,9 @@ def search(query: str, image: str | None, tag: str | None, video_ids: tuple[str,
     """Find the moments that match words, an --image, or both."""
     if not query.strip() and not image:
         raise VidragError("give a query, an --image, or both")
+    server = _server()
+    if server is not None:
+        return print_found(_search_through(server, query, image, tag, list(video_ids) or None, k), as_json)
     library = open_library()
     if library is None:
         if as_json:
@@ -64,6 +67,9 @@ def search(query: str, image: str | None, tag: str | None, video_ids: tuple[str,
 @edge
 def ask(question: str, video_ids: tuple[str, ...], as_json: bool) -> int:
     """Answer a question from the videos, with cited times."""
+    server = _server()
+    if server is not None:
+        return _ask_through(server, question, list(video_ids) or None, as_json)
     library = open_library()
     if library is None:
         if as_json:
@@ -95,6 +101,66 @@ def ask(question: str, video_ids: tuple[str, ...], as_json: bool) -> int:
         print_moments(answer.moments)
     if failure:
         print(printable(f"error: {failure} (showing the moments only)"), file=sys.stderr)
+        return EXIT_VLM_FAILED
+    return 0
+
+
+def _server():
+    from rag.settings import load_settings
+    from vidrag.cli.remote import server_for
+
+    return server_for(load_settings())
+
+
+def _search_through(server, query, image, tag, video_ids, k) -> list:
+    from pathlib import Path
+
+    from rag.retrieval.image_search import check_query_image
+    from vidrag.cli.remote import moment_from_json
+
+    params = {"q": query, "video": video_ids, "k": k, "tag": tag}
+    if image:
+        path = check_query_image(image)
+        with open(path, "rb") as data:
+            found = server.call("POST", "/search", params={k: v for k, v in params.items() if v},
+                                files={"image": (Path(path).name, data)}).json()
+    else:
+        found = server.get("/search", **params)
+    return [moment_from_json(m) for m in found["moments"]]
+
+
+def _ask_through(server, question: str, video_ids, as_json: bool) -> int:
+    """The answer streamed from the server's /ask: printed as the in-process command prints it."""
+    from vidrag.cli.remote import moment_from_json
+
+    text, end = "", {}
+    for event, data in server.ask_events(question, video_ids):
+        if event == "answer":
+            text += data["text"]
+            if not as_json:
+                print(printable(data["text"], keep_newlines=True), end="", flush=True)
+        else:
+            end = {"event": event, **data}
+    moments = [moment_from_json(m) for m in end.get("moments", [])]
+    if as_json:
+        result = {"answer": end.get("answer", text), "citations": end.get("citations", []),
+                  "moments": end.get("moments", []), "prompt_tokens": end.get("prompt_tokens", 0)}
+        if end.get("event") == "error":
+            result.update(error=end["error"], cut=end.get("cut", False))
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+    elif not moments:
+        print("No matching moments: the videos don't seem to cover this.")
+        return 0
+    else:
+        if text:
+            print(" [answer cut short]" if end.get("cut") else "")
+        unsupported = [c["label"] for c in end.get("citations", []) if not c["supported"]]
+        if unsupported:
+            print(printable(f"(not found in the retrieved moments: {', '.join(unsupported)})"))
+        print("\nSources:" if end.get("event") != "error" else "Moments found:")
+        print_moments(moments)
+    if end.get("event") == "error":
+        print(printable(f"error: {end['error']} (showing the moments only)"), file=sys.stderr)
         return EXIT_VLM_FAILED
     return 0
 

@@ -17,11 +17,39 @@ from vidrag.cli.terminal import printable
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH|URL...")
 @edge
 def add(paths: tuple[str, ...]) -> int:
-    """Index media files, or the media files in folders."""
+    """Index media files, the media files in folders, or videos by URL."""
     return _add(paths, load_settings())
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@edge
+def jobs(as_json: bool) -> int:
+    """The server's ingest jobs: queued, running and recent."""
+    from vidrag.cli.remote import server_for
+
+    settings = load_settings()
+    server = server_for(settings)
+    if server is not None:
+        listed = server.get("/jobs")["jobs"]
+    else:  # no server: the queue on disk, read as it is
+        from ingest.job_store import JobStore
+
+        store = JobStore(settings.data_dir)
+        listed = [job.to_json() for job in store.recent()]
+        store.close()
+    if as_json:
+        print(json.dumps(listed, indent=2, ensure_ascii=False))
+    elif not listed:
+        print("No ingest jobs.")
+    for job in [] if as_json else listed:
+        stage = f" ({job['stage']})" if job["state"] == "running" and job["stage"] else ""
+        detail = f": {job['message']}" if job["message"] else (f"  {job['video_id']}" if job["video_id"] else "")
+        print(printable(f"{job['id'][:12]}  {job['state']:>7}{stage}  {job['name']}{detail}"))
+    return 0
 
 
 @click.command(name="list")
@@ -49,7 +77,7 @@ def describe(ids: tuple[str, ...], force: bool) -> int:
     return _describe(ids, force, load_settings())
 
 
-COMMANDS = (add, list_videos, remove, describe)
+COMMANDS = (add, list_videos, remove, describe, jobs)
 
 
 def _open_ingestor(settings: Settings):
@@ -61,9 +89,12 @@ def _open_ingestor(settings: Settings):
 def _add(paths, settings: Settings) -> int:
     from ingest.pipeline import media_files
 
-    files = []
+    files: list = []
     failed = 0
     for raw in paths:
+        if raw.startswith(("http://", "https://")):
+            files.append(raw)  # a URL: downloaded by yt-dlp, here or by the server
+            continue
         path = Path(raw)
         unreadable: list[str] = []  # and other reasons a path gave nothing to add
         try:
@@ -77,20 +108,64 @@ def _add(paths, settings: Settings) -> int:
             error_line(problem)
             failed += 1
         files += found
-    ingestor = _open_ingestor(settings) if files else None
+    from vidrag.cli.remote import server_for
+
+    server = server_for(settings) if files else None
+    ingestor = _open_ingestor(settings) if files and server is None else None
     for path in files:
+        label = path if isinstance(path, str) else path.name
         try:
-            with _ProgressBars(path.name) as bars:
-                result = ingestor.add(path, progress=bars.update)
+            with _ProgressBars(label) as bars:
+                if isinstance(path, str):
+                    result = _add_url(server, ingestor, path, bars)
+                else:
+                    result = _add_through(server, path, bars) if server else ingestor.add(path, progress=bars.update)
         except VidragError as e:
-            error_line(f"{e}" if path.name in str(e) else f"{path.name}: {e}")
+            error_line(f"{e}" if label in str(e) else f"{label}: {e}")
             failed += 1
             continue
         for warning in result.warnings:
-            print(printable(f"warning: {path.name}: {warning}"), file=sys.stderr)
+            print(printable(f"warning: {result.video.name}: {warning}"), file=sys.stderr)
         print(printable(_summary(result)))
     return EXIT_ERROR if failed else 0
 
+def _add_url(server, ingestor, url: str, bars):
+    """A video by URL: a job on the server, or downloaded here into the data folder and added."""
+    if server is not None:
+        return _result_of(server, server.wait(server.call("POST", "/videos", json={"url": url}).json()["job_id"],
+                                              progress=bars.update))
+    from ingest.download import check_url, download
+
+    settings = ingestor.settings
+    downloaded = download(check_url(url), settings.data_dir / "uploads", settings.max_download_mb << 20,
+                          progress=lambda done, total: bars.update("download", done, total or done + 1))
+    try:
+        return ingestor.add(downloaded.path, name=downloaded.title or downloaded.path.name, progress=bars.update,
+                            move=True, source={"url": downloaded.source_url, "title": downloaded.title})
+    finally:
+        downloaded.path.unlink(missing_ok=True)
+
+
+def _add_through(server, path: Path, bars):
+    """One add as a job on the server, waited for: the same result as in-process."""
+    from ingest.pipeline import check_readable
+
+    check_readable(path)  # the same one line as in-process, before anything is sent
+    return _result_of(server, server.wait(server.add(path)["job_id"], progress=bars.update))
+
+
+def _result_of(server, job: dict):
+    """An ended job as the AddResult an in-process add gives."""
+    from ingest.pipeline import AddResult
+    from vidrag.cli.remote import video_from_json
+
+    if job["state"] == "failed":
+        raise VidragError(job["message"])
+    video = video_from_json(server.get(f"/videos/{job['video_id']}"))
+    result = job.get("result") or {}
+    status = "exists" if job["state"] == "exists" else result.get("status", "added")
+    return AddResult(video, "added" if status == "exists" and job["state"] == "done" else status,
+                     job.get("warnings", []), result.get("described", 0), result.get("not_described", ""))
 
 
 def _summary(result) -> str:
@@ -110,13 +185,22 @@ def _summary(result) -> str:
 
 
 def _list(as_json: bool, settings: Settings) -> int:
-    from rag.store import Store
+    from vidrag.cli.remote import server_for, video_from_json
 
-    store = Store(settings)
-    videos = store.list_videos()
-    if as_json:
+    server = server_for(settings)
+    if server is not None:
+        listed = server.get("/videos")["videos"]
+        videos = [video_from_json(v) for v in listed]
+    else:
+        from rag.store import Store
+
+        store = Store(settings)
+        videos = store.list_videos()
         listed = [{**{k: v for k, v in video.to_json().items() if k != "frame_tags"},
-                   "described_frames": len(store.described_frames(video.id))} for video in videos]
+                   "described_frames": len(store.described_frames(video.id)),
+                   "source_url": video.extra.get("source_url", ""), "title": video.extra.get("title", "")}
+                  for video in videos]
+    if as_json:
         print(json.dumps(listed, indent=2, ensure_ascii=False))
     elif not videos:
         print("No videos yet. Add some with: vidrag add PATH")
@@ -130,11 +214,17 @@ def _list(as_json: bool, settings: Settings) -> int:
 
 
 def _remove(ids, settings: Settings) -> int:
-    ingestor = _open_ingestor(settings)
+    from vidrag.cli.remote import server_for, video_from_json
+
+    server = server_for(settings)
+    ingestor = _open_ingestor(settings) if server is None else None
     failed = 0
     for video_id in ids:
         try:
-            video = ingestor.remove(video_id)
+            if server is not None:
+                video = video_from_json(server.call("DELETE", f"/videos/{video_id}").json()["removed"])
+            else:
+                video = ingestor.remove(video_id)
         except VidragError as e:
             error_line(str(e))
             failed += 1

@@ -14,21 +14,32 @@ SERVER_SCRIPT = Path(__file__).resolve().parent.parent / "web" / "server.py"
 # What .streamlit/config.toml says for a checkout, given as flags so `vidrag serve` behaves the
 # same from any folder (Streamlit reads that file from the working directory only).
 STREAMLIT_FLAGS = (
-    "--server.headless", "true", "--server.maxUploadSize", "4096", "--server.fileWatcherType", "none",
+    "--server.headless", "true", "--server.fileWatcherType", "none",
     "--client.toolbarMode", "minimal", "--client.showErrorDetails", "none", "--browser.gatherUsageStats", "false",
 )
 
 
 @click.command()
 @click.option("--port", type=int, default=8501, show_default=True, help="The port to listen on.")
-@click.option("--host", default="localhost", show_default=True,
-              help="The address to listen on. The app has no login: open it to a network only behind a "
-                   "reverse proxy with authentication (README, Security notes).")
+@click.option("--host", default=None,
+              help="The address to listen on (default VIDRAG_BIND, 127.0.0.1). Beyond loopback it needs "
+                   "VIDRAG_API_TOKEN.")
 @edge
-def serve(port: int, host: str) -> int:
-    """Serve the web app, with the library's videos."""
+def serve(port: int, host: str | None) -> int:
+    """Serve the library: the web app, the HTTP API (/api/v1) and MCP (/mcp)."""
+    from rag.settings import load_settings
+    from vidrag.server.auth import check_bind
+
+    settings = load_settings()
+    host = host or settings.bind
+    # One line here, before Streamlit prints that it serves.
+    check_bind(host, settings.api_token, settings.published_bind)
+    from vidrag.mcp_server import _check_port
+
+    _check_port(port, host)
     command = [sys.executable, "-m", "streamlit", "run", str(SERVER_SCRIPT), *STREAMLIT_FLAGS,
-               "--server.port", str(port), "--server.address", host]
+               "--server.port", str(port), "--server.address", host,
+               "--server.maxUploadSize", str(settings.max_upload_mb)]
     sys.stdout.flush()
     os.execv(sys.executable, command)  # Streamlit owns the process from here: Ctrl-C, signals, logs
     return 0  # not reached

@@ -19,16 +19,23 @@ from vidrag.cli.terminal import printable
 def transcript(video_id: str, form: str) -> int:
     """A video's transcript, with times."""
     from rag.settings import load_settings
-    from rag.store import Store
-    from rag.videos.search import find_video
+    from vidrag.cli.remote import server_for
 
-    store = Store(load_settings())
-    try:
-        video = find_video(store, video_id)
-        said, _ = store.video_text(video.id)
-    finally:
-        store.close()
-    text = format_transcript(said, form)
+    settings = load_settings()
+    server = server_for(settings)
+    if server is not None:
+        text = server.call("GET", f"/videos/{video_id}/transcript", params={"format": form}).text
+    else:
+        from rag.store import Store
+        from rag.videos.search import find_video
+
+        store = Store(settings)
+        try:
+            video = find_video(store, video_id)
+            said, _ = store.video_text(video.id)
+        finally:
+            store.close()
+        text = format_transcript(said, form)
     # Text is for a terminal; the file formats go out as they are (their text is escaped already).
     sys.stdout.write(printable(text, keep_newlines=True) if form == "text" else text)
     return 0

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import streamlit as st
 
 from ingest.jobs import JobQueue
-from ingest.pipeline import Ingestor
 from rag import Library
 from rag.answering.health import vlm_status
 from rag.errors import VidragError
@@ -32,12 +31,13 @@ class App:
         return vlm_health(self.settings_json)
 
 
-@st.cache_resource(show_spinner=False)
 def services(settings_json: str) -> tuple[Library, JobQueue]:
-    """One library and one ingest queue per process and configuration, for every browser session."""
-    settings = Settings.model_validate_json(settings_json)
-    library = Library(settings)
-    return library, JobQueue(Ingestor(settings, store=library.store))
+    """One library and one ingest queue per process and configuration, for every browser session
+    and for the server's API and MCP routes (vidrag/server/services.py)."""
+    from vidrag.server.services import services as shared
+
+    opened = shared(Settings.model_validate_json(settings_json))
+    return opened.library, opened.jobs
 
 
 @st.cache_data(ttl=HEALTH_TTL_S, show_spinner=False)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from ingest.jobs import JobQueue
-from ingest.stages import PROGRESS_STAGES as STAGES
 from ingest.uploads import UPLOAD_TYPES, save_uploads
 from rag.answering.health import milvus_mode
+from rag.errors import VidragError
 from vidrag.web.common import App
 from vidrag.web.literal import as_label, as_text
 
@@ -26,6 +26,13 @@ def upload_panel(app: App) -> None:
             uploads = save_uploads([(f.name, f) for f in fresh], app.settings.data_dir / "uploads")
             for upload in uploads:
                 app.jobs.submit(upload)
+    with st.form("add_url", clear_on_submit=True, border=False):
+        url = st.text_input("Add by URL", placeholder="https://...", help="A video page or a direct media link.")
+        if st.form_submit_button("Add URL") and url.strip():
+            try:
+                app.jobs.submit_url(url)
+            except VidragError as error:
+                st.error(as_text(str(error)))
     # What this full run already shows; the progress fragment reruns the page for anything newer.
     st.session_state.finished_jobs = {j.id for j in app.jobs.jobs() if not j.active}
     job_progress(app.jobs)
@@ -40,6 +47,8 @@ def job_progress(jobs: JobQueue) -> None:
                   "exists": "already in the library", "failed": "failed"}
         state = {"queued": "running", "running": "running", "failed": "error"}.get(job.state, "complete")
         with st.status(as_label(f"{job.name}: {labels[job.state]}"), state=state, expanded=job.active):
+            if job.kind == "url":
+                st.caption(as_text(job.result.get("source_url") or job.source))
             if job.note:
                 st.caption(as_text(job.note))
             if job.state == "failed":
@@ -47,7 +56,7 @@ def job_progress(jobs: JobQueue) -> None:
             for warning in job.warnings:
                 st.warning(as_text(warning))
             if job.state != "failed":
-                for stage in STAGES:
+                for stage in job.progress:
                     st.progress(job.progress[stage], text=stage)
     if {j.id for j in recent if not j.active} - st.session_state.finished_jobs:
         st.rerun()  # an ingest finished since the page was drawn: redraw it, so the library shows it

@@ -126,6 +126,8 @@ def render(app: App) -> None:
         st.page_link(LIBRARY_PAGE, label="Library")
         return
     st.header(as_text(video.name))
+    if video.extra.get("source_url"):  # added by URL: where it came from, as text (never a live link)
+        st.caption(as_text(f"From {video.extra['source_url']}"))
     details = [format_clock(video.duration_s), video.language or "language unknown"]
     details.append(f"{video.frames} frames" if video.has_video else "audio only")
     st.caption(as_text(" · ".join(details)))
