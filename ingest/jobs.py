@@ -47,6 +47,7 @@ class JobQueue:
         self._live: dict[str, Job] = {}  # running jobs, with progress newer than the disk's
         self._lock = threading.Lock()
         self._busy_ids: set[str] = set()  # content ids being ingested: the same bytes wait, never race
+        self._content_free = threading.Condition(self._lock)
         self._wake = threading.Event()
         self._stopping = False
         resumed = self.store.requeue_interrupted()
@@ -186,20 +187,18 @@ class JobQueue:
         if not path.is_file():
             raise IngestError(f"{job.name}: the file is gone ({path})")
         video_id = content_id(path)
-        with self._lock:  # the same bytes twice at once: the second waits, then finds them indexed
-            while video_id in self._busy_ids:
-                self._lock.release()
-                time.sleep(0.2)
-                self._lock.acquire()
+        with self._content_free:  # the same bytes twice at once: the second waits, then finds them indexed
+            self._content_free.wait_for(lambda: video_id not in self._busy_ids)
             self._busy_ids.add(video_id)
         try:
             source_url = job.result.get("source_url", "")
             return self.ingestor.add(path, name=job.name, subtitles=Path(job.subtitles) if job.subtitles else None,
-                                     progress=progress, video_id=video_id, move=job.owns_source,
-                                     source={"url": source_url, "title": job.title} if source_url else None)
+                                     progress=progress, video_id=video_id, owned=job.owns_source,
+                                     extra={"source_url": source_url, "title": job.title} if source_url else None)
         finally:
-            with self._lock:
+            with self._content_free:
                 self._busy_ids.discard(video_id)
+                self._content_free.notify_all()
 
     def _note(self, message: str) -> None:
         job = getattr(self._current, "job", None)

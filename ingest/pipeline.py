@@ -85,19 +85,19 @@ class Ingestor:
     # --- add -------------------------------------------------------------------------------
 
     def add(self, path: str | Path, name: str | None = None, subtitles: Path | None = None,
-            progress: Progress | None = None, video_id: str | None = None, move: bool = False,
-            source: dict | None = None) -> AddResult:
+            progress: Progress | None = None, video_id: str | None = None, owned: bool = False,
+            extra: dict | None = None) -> AddResult:
         """Index one media file. `name` is what the library shows (default: the file name);
         `subtitles` overrides the sidecar search (the app's uploads keep theirs elsewhere);
-        `video_id` is content_id(path), when the caller has hashed the file already; `move` says
+        `video_id` is content_id(path), when the caller has hashed the file already; `owned` says
         the file is the server's own (an upload, a download, in the data folder): the library
-        hard-links it instead of copying, and the caller deletes it when its job ends. `source`
-        ({"url", "title"}) is where a downloaded video came from, kept with it."""
+        hard-links it instead of copying, and the caller deletes it when its job ends. `extra`
+        is kept in the video's extra (a download's source_url and title)."""
         path = Path(path)
         name = name or path.name
         try:
-            result = self._add(path, name, subtitles, progress or (lambda stage, done, total: None), video_id, move,
-                               source or {})
+            result = self._add(path, name, subtitles, progress or (lambda stage, done, total: None), video_id, owned,
+                               extra or {})
         except IngestError as e:
             if name != path.name:  # an upload: speak of the file the user knows
                 raise IngestError(str(e).replace(str(path), name).replace(path.name, name)) from e
@@ -108,7 +108,7 @@ class Ingestor:
         return result
 
     def _add(self, path: Path, name: str, subtitles: Path | None, progress: Progress, video_id: str | None,
-             move: bool, source: dict):
+             owned: bool, extra: dict):
         check_readable(path)
         progress("probe", 0, 1)
         # Already indexed? Decided from the original, so adding a folder again copies nothing.
@@ -118,7 +118,7 @@ class Ingestor:
         # From here on only the library's own copy is read: its bytes give the id, the frames, the
         # transcript and the stored file, whatever happens to the original meanwhile.
         folder = self.settings.videos_dir
-        copy, video_id = take_copy(path, folder, self.settings.min_free_mb << 20, move=move)
+        copy, video_id = take_copy(path, folder, self.settings.min_free_mb << 20, owned=owned)
         try:
             existing = self.store.get_video(video_id)  # the original changed since it was hashed
             if existing:
@@ -140,7 +140,7 @@ class Ingestor:
                 packet_list = list_packets(str(working), info.video.index) if info.video else None
                 _check_length(info, packet_list)
                 progress("probe", 1, 1)
-                result = self._index(working, path, name, video_id, info, packet_list, subtitles, progress, source)
+                result = self._index(working, path, name, video_id, info, packet_list, subtitles, progress, extra)
             except IngestError as e:  # errors name the working copy; the user knows the original
                 raise IngestError(str(e).replace(str(working), path.name).replace(working.name, path.name)) from e
         except BaseException as e:
@@ -155,7 +155,7 @@ class Ingestor:
         return result
 
     def _index(self, path, original: Path, name, video_id, info: MediaInfo, packet_list, subtitles,
-               progress: Progress, source: dict) -> AddResult:
+               progress: Progress, extra: dict) -> AddResult:
         settings = self.settings
         text_model = load_text_embedder(settings.text_model, self.device, self.notify)
         self.store.ensure_collection("text", text_model.name, text_model.dim)
@@ -167,9 +167,9 @@ class Ingestor:
                     text_model, clip, progress, self.notify)
         for stage in STAGES:
             stage.run(work)
-        return self._write(work, name, source)
+        return self._write(work, name, extra)
 
-    def _write(self, work: Work, name: str, source: dict) -> AddResult:
+    def _write(self, work: Work, name: str, extra: dict) -> AddResult:
         """The rows, the stored file, the video-level vectors, and last the registry row."""
         progress, video_id, info = work.progress, work.video_id, work.info
         progress("index", 0, 3)
@@ -190,8 +190,7 @@ class Ingestor:
             transcript_source=work.transcript.source,
             has_video=info.video is not None,
             created=datetime.now(UTC).isoformat(timespec="seconds"),
-            extra={"rotation": info.rotation, "format": info.format,
-                   **({"source_url": source["url"], "title": source.get("title", "")} if source.get("url") else {})},
+            extra={"rotation": info.rotation, "format": info.format, **extra},
             tags=work.tags,
             frame_tags=work.frame_tags,
         )

@@ -47,16 +47,16 @@ def _hash(src, write=None) -> str:
     return digest.hexdigest()[:ID_HEX_DIGITS]
 
 
-def take_copy(source: Path, folder: Path, margin_bytes: int, move: bool = False) -> tuple[Path, str]:
+def take_copy(source: Path, folder: Path, margin_bytes: int, owned: bool = False) -> tuple[Path, str]:
     """Copy `source` into `folder` (a reflink where possible) and hash the copy: (copy, its id).
-    `move`: the file is ours (an upload in the data folder): hard-linked, so the copy costs
+    `owned`: the file is ours (an upload in the data folder): hard-linked, so the copy costs
     nothing and the upload stays until its job ends (a crash mid-ingest must not lose it).
     Refuses early, before writing anything, when the copy and `margin_bytes` don't fit."""
     folder.mkdir(parents=True, exist_ok=True)
     remove_stale_incoming(folder)
     target = folder / f"{INCOMING}-{_host_tag()}-{os.getpid()}-{uuid.uuid4().hex[:8]}{source.suffix.lower()}"
     try:
-        if move and _link(source, target):
+        if owned and _link(source, target):
             require_space(folder, margin_bytes, source.name)
             return target, content_id(target)
         if _reflink(source, target):

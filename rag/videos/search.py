@@ -106,3 +106,13 @@ def fuse(rankings: list[list[str]]) -> dict[str, float]:
         for rank, item in enumerate(ranking):
             scores[item] = scores.get(item, 0.0) + 1.0 / (RRF_K + rank + 1)
     return scores
+
+
+def listed_video(store, video: Video) -> dict:
+    """A video as `vidrag list --json` and the API list it: its fields (not each frame's tags),
+    how many frames are described, and where a video added by URL came from."""
+    data = {k: v for k, v in video.to_json().items() if k != "frame_tags"}
+    data["described_frames"] = len(store.described_frames(video.id))
+    data["source_url"] = video.extra.get("source_url", "")
+    data["title"] = video.extra.get("title", "")
+    return data

@@ -141,7 +141,7 @@ def _add_url(server, ingestor, url: str, bars):
                           progress=lambda done, total: bars.update("download", done, total or done + 1))
     try:
         return ingestor.add(downloaded.path, name=downloaded.title or downloaded.path.name, progress=bars.update,
-                            move=True, source={"url": downloaded.source_url, "title": downloaded.title})
+                            owned=True, extra={"source_url": downloaded.source_url, "title": downloaded.title})
     finally:
         downloaded.path.unlink(missing_ok=True)
 
@@ -193,13 +193,11 @@ def _list(as_json: bool, settings: Settings) -> int:
         videos = [video_from_json(v) for v in listed]
     else:
         from rag.store import Store
+        from rag.videos.search import listed_video
 
         store = Store(settings)
         videos = store.list_videos()
-        listed = [{**{k: v for k, v in video.to_json().items() if k != "frame_tags"},
-                   "described_frames": len(store.described_frames(video.id)),
-                   "source_url": video.extra.get("source_url", ""), "title": video.extra.get("title", "")}
-                  for video in videos]
+        listed = [listed_video(store, video) for video in videos]
     if as_json:
         print(json.dumps(listed, indent=2, ensure_ascii=False))
     elif not videos:

@@ -186,11 +186,9 @@ def _check_videos(services: Services, video_ids) -> None:
 
 
 def _video_json(services: Services, video) -> dict:
-    data = {k: v for k, v in video.to_json().items() if k != "frame_tags"}
-    data["described_frames"] = len(services.library.store.described_frames(video.id))
-    data["source_url"] = video.extra.get("source_url", "")
-    data["title"] = video.extra.get("title", "")
-    return data
+    from rag.videos.search import listed_video
+
+    return listed_video(services.library.store, video)
 
 
 def _search(services: Services, q: str, video_ids, k, tag, image) -> list[dict]:

@@ -44,6 +44,8 @@ def app_parts(settings: Settings) -> dict:
     mcp = build_server(settings, open_library=lambda: services(settings).library)
     # Loopback: the SDK's DNS-rebinding guard. Beyond it the token guards every request instead.
     security = None if is_loopback(host) else TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    # Called for its side effect: it creates the session manager that the /mcp route and the
+    # lifespan use (the Starlette app it returns is not needed; ours serves the route).
     mcp.streamable_http_app(streamable_http_path="/mcp", host=host if is_loopback(host) else "0.0.0.0",
                             transport_security=security)
     mcp_endpoint = StreamableHTTPASGIApp(mcp.session_manager)

@@ -2,7 +2,7 @@
 media store (which reads the whole file into the server's memory when a player opens, and again
 on each seek: a 1.4 GB video cost 3 GB).
 
-`vidrag/web/server.py` mounts the route under `/app/static/`, the prefix st.video accepts as a URL; Starlette's
+`vidrag/server/app.py` mounts the route under `/app/static/`, the prefix st.video accepts as a URL; Starlette's
 FileResponse answers `Range:` with 206 and streams the bytes in small chunks from disk. Only
 names the library gives its copies (`<16 hex digits>.<suffix>`) inside VIDRAG_DATA_DIR/videos are
 served; anything else is 404.
@@ -17,12 +17,12 @@ from rag.settings import Settings
 
 VIDEO_ROUTE = "/app/static/vidrag/videos"
 _STORED_NAME = re.compile(r"^[0-9a-f]{16}\.[a-z0-9]{1,8}$")
-_mounted = False  # set when vidrag/web/server.py mounts the route in this process
+_mounted = False  # set when video_routes() is mounted in this process (vidrag serve)
 
 
 def video_url(file: str) -> str | None:
     """The URL that streams a stored video, or None when the route is not mounted (the app was
-    started as `streamlit run app.py`, not `vidrag/web/server.py`)."""
+    started as `streamlit run app.py`, not by `vidrag serve`)."""
     from pathlib import PurePath
 
     name = PurePath(file).name
