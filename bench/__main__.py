@@ -1,5 +1,5 @@
 """`python -m bench NAME [--json]`: frames, ingest, retrieval, prompt, describe, videos, clips,
-whisper, player. See BENCHMARKS.md."""
+whisper, player, server. See BENCHMARKS.md."""
 
 from __future__ import annotations
 
@@ -73,6 +73,16 @@ def main(argv: list[str] | None = None) -> int:
     player.add_argument("--size-mb", type=int, default=1024, help="size of the generated video")
     player.add_argument("--sessions", type=int, default=3, help="browser sessions playing it at once")
     player.add_argument("--seeks", type=int, default=8, help="seeks per session")
+    server = commands.add_parser("server", parents=[common],
+                                 help="vidrag serve under concurrent API searches, with an ingest job running")
+    server.add_argument("--hours", type=float, default=10.0, help="video-hours in the synthetic library")
+    server.add_argument("--clients", type=int, default=16)
+    server.add_argument("--seconds", type=float, default=60.0, help="how long the clients ask at once")
+    server.add_argument("--single-seconds", type=float, default=20.0, help="each single-client phase")
+    server.add_argument("--think", type=float, default=0.0, help="mean seconds each client waits between searches")
+    server.add_argument("--query-batch", type=int, nargs="+", default=[0, 32],
+                        help="VIDRAG_QUERY_BATCH values to compare, one server each")
+    server.add_argument("--default-shaped-models", action="store_true")
     args = parser.parse_args(argv)
 
     if getattr(args, "default_shaped_models", False):
@@ -118,6 +128,11 @@ def main(argv: list[str] | None = None) -> int:
         from bench import player as bench
 
         result = bench.run(args.size_mb, sessions=args.sessions, seeks=args.seeks)
+    elif args.name == "server":
+        from bench import server_load as bench
+
+        result = bench.run(args.hours, clients=args.clients, seconds=args.seconds, single_s=args.single_seconds,
+                           think_s=args.think, query_batches=tuple(args.query_batch))
     else:
         from bench import prompt as bench
 

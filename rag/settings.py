@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     vlm_timeout_s: float = Field(120.0, gt=0, description="Seconds to wait for the VLM before giving up.")
     vlm_image_max_side: int = Field(640, ge=64, le=2048, description="Frames are downscaled to this longest side.")
     search_k: int = Field(5, ge=1, le=50, description="Moments retrieved per question.")
+    query_batch: int = Field(32, ge=0, le=256, description=(
+        "Questions of concurrent searches encoded in one batch, at most (0: each search on its own)."))
 
     # Faults (issue 13): room to spare on the data disk, and a total deadline for an answer.
     min_free_mb: int = Field(512, ge=0, description="Free space (MB) that must remain after storing a video's copy.")

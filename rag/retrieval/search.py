@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rag.models import load_clip_embedder, load_text_embedder
+from rag.retrieval.query_batch import QueryBatcher
 from rag.retrieval.seen import attach_seen, fold_visual, mark_visual
 from rag.settings import Settings
 from rag.store import Store, lite_speedup, row_segment_vectors
@@ -68,12 +69,17 @@ class Searcher:
         self.frame_interval_s = 1.0 / settings.frame_fps
         self._executor: ThreadPoolExecutor | None = None
         self._warm = False  # whether a search has run end to end in this process
+        # Searches at the same time (a server's) encode their questions in one batch per model.
+        self._text_queries = QueryBatcher(settings.query_batch)
+        self._clip_queries = QueryBatcher(settings.query_batch)
 
     def _start(self, work) -> Future:
         """`work` in a thread once a search has run end to end; before that, here and now."""
         if self._warm:
             if self._executor is None:
-                self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="vidrag-search")
+                # Two tasks per search, for as many searches as a server runs at once (anyio's 40
+                # threads): a smaller pool would queue CLIP's questions one by one and never batch them.
+                self._executor = ThreadPoolExecutor(max_workers=80, thread_name_prefix="vidrag-search")
             return self._executor.submit(work)
         done: Future = Future()
         done.set_result(work())
@@ -133,7 +139,8 @@ class Searcher:
             signals = ()
         if "clip" in signals and (clip := self._clip_model()) is not None:
             frame_hits = self._start(lambda: committed(
-                self.store.search_frames(clip.embed_text([question])[0].tolist(), fetch, only), lambda hit: hit[0]))
+                self.store.search_frames(self._clip_queries.encode(question, clip.embed_text).tolist(), fetch, only),
+                lambda hit: hit[0]))
         bm25_hits: Future | None = None
         if "bm25" in signals and (words := _content_words(question)):
             # Only the content words: "who", "is", "the" would rank every chunk that has them.
@@ -141,7 +148,7 @@ class Searcher:
                 self.store.search_text(" ".join(sorted(words)), "sparse", fetch, only), lambda row: row["video_id"]))
 
         ranked: dict[str, list[dict]] = {}
-        query_vector = self._text_model().embed([question])[0] if question else None
+        query_vector = self._text_queries.encode(question, self._text_model().embed) if question else None
         if "dense" in signals:
             hits = self.store.search_text(query_vector.tolist(), "dense", fetch, only)
             ranked["dense"] = committed(hits, lambda row: row["video_id"])
