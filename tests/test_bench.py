@@ -116,3 +116,22 @@ def test_describe_benchmark(model_settings):
     assert result["requests_per_hour"] == 240
     assert result["prompt_tokens_per_request"] > result["prompt_tokens_one_frame"]
     assert result["tags"]["labels"] > 300
+
+
+@pytest.mark.slow  # two servers, each loading the models
+def test_server_load_benchmark(model_settings):
+    """vidrag serve under concurrent API searches, batching off and on, on a tiny library: every
+    search answered, each phase's figures and the server's memory reported."""
+    from bench import server_load
+
+    result = server_load.run(hours=0.05, clients=3, seconds=2, single_s=1, ingest_seconds=8, query_batches=(0, 4))
+    assert result["frames"] == 36 and result["text_chunks"] == 6
+    for variant in ("query_batch_0", "query_batch_4"):
+        figures = result[variant]
+        for phase in ("single_idle", "single_with_ingest", "loaded"):
+            assert figures[phase]["errors"] == 0 and figures[phase]["searches"] > 0, (variant, phase, figures[phase])
+            assert 0 < figures[phase]["p50_ms"] <= figures[phase]["p95_ms"] <= figures[phase]["max_ms"]
+        assert figures["loaded"]["clients"] == 3 and figures["p95_ratio"] > 0
+        memory = figures["server_rss_mb"]
+        assert memory["start"] > 100 and memory["peak"] >= max(memory["start"], memory["end"])
+        assert memory["cpu_cores"] > 0

@@ -146,6 +146,33 @@ def test_transcript_and_one_video_through_the_api(added):
     assert missing.status_code == 404 and missing.json() == {"error": "no video with id ffffffffffffffff"}
 
 
+def test_whole_video_commands_and_eval_go_through_the_server(added, tmp_path):
+    """videos, similar, summarize and eval: through the API, since the server holds Milvus Lite."""
+    import json
+
+    server, run, _ = added
+    video_id = server.api("GET", "/videos").json()["videos"][0]["id"]
+    ranked = json.loads(run("videos", "Frank the flying squirrel", "--json", check=True).stdout)
+    assert [r["video_id"] for r in ranked] == [video_id] and ranked[0]["moment"]["start_s"] == 14.0
+    assert server.api("GET", "/search/videos", params={"q": "Frank"}).json()["videos"][0]["video_id"] == video_id
+    assert run("similar", video_id, check=True).stdout == "No other videos to compare with.\n"
+    outside = run("similar", video_id, "--at", "99")
+    assert outside.returncode == 1 and outside.stderr.strip() == "error: --at 99 is outside bunny.webm (0 to 30 s)"
+    refused = run("summarize", video_id)  # the VLM endpoint answers nothing: 502 from the server
+    assert refused.returncode == 3 and refused.stderr.startswith("error: ") and len(refused.stderr.splitlines()) == 1
+    suite = tmp_path / "frank.jsonl"
+    suite.write_text(json.dumps({"question": "Who is Frank?", "video": "bunny.webm", "start_s": 14, "end_s": 20}))
+    scored = json.loads(run("eval", str(suite), "--signals", "all,bm25", "--json", check=True).stdout)
+    rows = {row["signals"]: row for row in scored["rows"]}
+    assert rows["bm25"]["hits@1"] == 1.0 and rows["fusion"]["hits@1"] == 1.0
+    held = run("describe")
+    assert held.returncode == 1 and held.stderr == (f"error: the vidrag server at {server.url} holds this library; "
+                                                    "stop it to run vidrag describe\n")
+    unknown = server.api("GET", "/search", params={"q": "Frank", "signal": "smell"})
+    assert unknown.status_code == 422 and unknown.json() == {"error": "unknown signal 'smell'; one of "
+                                                             "dense, bm25, clip, image"}
+
+
 def test_a_text_file_uploaded_as_mp4_is_refused_in_one_line(served, tmp_path):
     server, _, _ = served
     reply = server.api("POST", "/videos", files={"file": ("notes.mp4", b"just some text\n" * 100)})

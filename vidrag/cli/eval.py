@@ -51,12 +51,15 @@ def evaluate(suite: str, k: int, signals: tuple[str, ...], tolerance: float, max
     """
     from rag import Library
     from rag.eval import format_table, load_suite, resolve_videos, score_answers, score_search
+    from vidrag.cli.find import running_server
+    from vidrag.cli.remote import RemoteLibrary
 
     if k < 1 or tolerance < 0 or max_width <= 0:
         raise VidragError("--k must be at least 1, --tolerance at least 0 and --max-width above 0")
     rows = _signal_rows(signals)
     cases = load_suite(suite)  # a malformed suite fails before any model loads
-    library = Library()
+    server = running_server()
+    library = RemoteLibrary(server) if server is not None else Library()  # a server holds the library
     try:
         video_ids = resolve_videos(cases, library.store.list_videos(), where=Path(suite).name)
         table = [score_search(library.searcher, cases, video_ids, row, k, tolerance, max_width) for row in rows]

@@ -43,7 +43,7 @@ def search(query: str, image: str | None, tag: str | None, video_ids: tuple[str,
     """Find the moments that match words, an --image, or both."""
     if not query.strip() and not image:
         raise VidragError("give a query, an --image, or both")
-    server = _server()
+    server = running_server()
     if server is not None:
         return print_found(_search_through(server, query, image, tag, list(video_ids) or None, k), as_json)
     library = open_library()
@@ -67,7 +67,7 @@ def search(query: str, image: str | None, tag: str | None, video_ids: tuple[str,
 @edge
 def ask(question: str, video_ids: tuple[str, ...], as_json: bool) -> int:
     """Answer a question from the videos, with cited times."""
-    server = _server()
+    server = running_server()
     if server is not None:
         return _ask_through(server, question, list(video_ids) or None, as_json)
     library = open_library()
@@ -105,7 +105,8 @@ def ask(question: str, video_ids: tuple[str, ...], as_json: bool) -> int:
     return 0
 
 
-def _server():
+def running_server():
+    """The server holding the library (VIDRAG_SERVER_URL, or the one in the data folder), if any."""
     from rag.settings import load_settings
     from vidrag.cli.remote import server_for
 

@@ -233,7 +233,12 @@ def _remove(ids, settings: Settings) -> int:
 
 def _describe(ids, force: bool, settings: Settings) -> int:
     from ingest.backfill import backfill
+    from vidrag.cli.remote import server_for
 
+    if (server := server_for(settings)) is not None:
+        # Describing writes to the library, so it would be a job on the server; that job kind
+        # does not exist yet. Say so in one line rather than fail on Milvus Lite's lock.
+        raise VidragError(f"the vidrag server at {server.url} holds this library; stop it to run vidrag describe")
     ingestor = _open_ingestor(settings)
     videos = [ingestor.find(video_id) for video_id in ids] or ingestor.store.list_videos()
     failed = 0

@@ -17,6 +17,14 @@ TIMEOUT_S = 60.0
 POLL_S = 0.5
 
 
+class ServerRefused(VidragError):
+    """The server's one-line error, with its HTTP status (502: the VLM failed)."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
 def server_for(settings: Settings) -> Server | None:
     from vidrag.server.record import recorded_url
 
@@ -54,7 +62,7 @@ class Server:
                 message = response.json()["error"]
             except (ValueError, KeyError, TypeError):
                 message = f"HTTP {response.status_code}"
-            raise VidragError(message)
+            raise ServerRefused(message, response.status_code)
         return response
 
     def get(self, path: str, **params):
@@ -119,3 +127,50 @@ def moment_from_json(data: dict):
         text=data.get("text", ""), frame=frame,
         score=data.get("score", 0.0), signals=tuple(data.get("signals", ())), seen=data.get("seen", ""),
     )
+
+
+class RemoteLibrary:
+    """What `vidrag eval` uses of a Library, through a server: its videos (`store.list_videos`),
+    its search (`searcher.search`, one request per question) and its answers (`answer`, /ask)."""
+
+    def __init__(self, server: Server):
+        self.server = server
+        self.store = self.searcher = self  # one object plays the three parts eval calls on
+
+    def list_videos(self) -> list:
+        return [video_from_json(v) for v in self.server.get("/videos")["videos"]]
+
+    def search(self, question: str, k: int | None = None, signals=None) -> list:
+        found = self.server.get("/search", q=question, k=k, signal=list(signals) if signals else None)
+        return [moment_from_json(m) for m in found["moments"]]
+
+    def answer(self, question: str) -> RemoteAnswer:
+        return RemoteAnswer(self.server, question)
+
+    def close(self) -> None:
+        pass
+
+
+class RemoteAnswer:
+    """An answer streamed from /ask, shaped like rag's Answer: iterate for the text; then `text`,
+    `moments` and `citations`. An `error` event raises AnswerError, the moments kept."""
+
+    def __init__(self, server: Server, question: str):
+        self.server, self.question = server, question
+        self.text, self.moments, self.citations = "", [], []
+
+    def __iter__(self):
+        from rag.errors import AnswerError
+        from rag.types import Citation
+
+        for event, data in self.server.ask_events(self.question, None):
+            if event == "answer":
+                self.text += data["text"]
+                yield data["text"]
+                continue
+            self.moments = [moment_from_json(m) for m in data.get("moments", [])]
+            if event == "error":
+                raise AnswerError(data["error"])
+            self.text = data.get("answer", self.text)
+            self.citations = [Citation(label=c["label"], start_s=c["start_s"], video_id=c["video_id"],
+                                       supported=c["supported"]) for c in data.get("citations", [])]

@@ -37,7 +37,8 @@ def serve(port: int, host: str | None) -> int:
     from vidrag.mcp_server import _check_port
 
     _check_port(port, host)
-    command = [sys.executable, "-m", "streamlit", "run", str(SERVER_SCRIPT), *STREAMLIT_FLAGS,
+    # `streamlit run`, through vidrag/server/launch.py: its listening socket answers without a 40 ms wait.
+    command = [sys.executable, "-m", "vidrag.server.launch", "run", str(SERVER_SCRIPT), *STREAMLIT_FLAGS,
                "--server.port", str(port), "--server.address", host,
                "--server.maxUploadSize", str(settings.max_upload_mb)]
     sys.stdout.flush()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from urllib.parse import quote
 
 import click
 
@@ -11,7 +12,7 @@ from rag.clock import format_clock
 from rag.errors import AnswerError, VidragError
 from vidrag.cli import edge
 from vidrag.cli.edge import EXIT_VLM_FAILED
-from vidrag.cli.find import open_library, print_found
+from vidrag.cli.find import NO_VIDEOS, open_library, print_found, running_server
 from vidrag.cli.terminal import printable
 
 
@@ -29,21 +30,29 @@ def _library_with(video_id: str):
 @edge
 def videos(query: str, k: int, as_json: bool) -> int:
     """Whole videos ranked for a query."""
-    from rag.videos.search import search_videos
+    server = running_server()
+    if server is not None:
+        results = server.get("/search/videos", q=query, k=k)["videos"]
+        if not results and not server.get("/videos")["videos"]:
+            print(NO_VIDEOS, file=sys.stderr)
+            return 0
+    else:
+        from rag.videos.search import search_videos
 
-    library = open_library()
-    results = search_videos(library, query, k=k) if library else []
+        library = open_library()
+        if library is None:
+            return 0
+        results = [r.to_json() for r in search_videos(library, query, k=k)]
     if as_json:
-        print(json.dumps([r.to_json() for r in results], indent=2, ensure_ascii=False))
+        print(json.dumps(results, indent=2, ensure_ascii=False))
         return 0
-    if not results and library:
+    if not results:
         print("No matching videos.")
     for number, result in enumerate(results, 1):
-        print(printable(f"{number}. {result.video.name} ({result.video.id}), score {result.score:.4f}"))
-        if result.moment:
-            m = result.moment
-            quote = f' "{m.text}"' if m.text else ""
-            print(printable(f"   best moment [{format_clock(m.start_s)}-{format_clock(m.end_s)}]{quote}"))
+        print(printable(f"{number}. {result['name']} ({result['video_id']}), score {result['score']:.4f}"))
+        if m := result.get("moment"):
+            quote = f' "{m["text"]}"' if m.get("text") else ""
+            print(printable(f"   best moment [{format_clock(m['start_s'])}-{format_clock(m['end_s'])}]{quote}"))
     return 0
 
 
@@ -57,20 +66,29 @@ def videos(query: str, k: int, as_json: bool) -> int:
 @edge
 def similar(video_id: str, at: float | None, k: int | None, as_json: bool) -> int:
     """Videos like this one (with --at: moments like that frame)."""
-    library = _library_with(video_id)
-    if at is not None:
-        from rag.retrieval.image_search import similar as similar_moments
+    server = running_server()
+    if server is not None:
+        from vidrag.cli.remote import moment_from_json
 
-        return print_found(similar_moments(library.searcher, video_id, at, k=k), as_json)
-    from rag.videos.search import similar_videos
+        found = server.get(f"/videos/{quote(video_id, safe='')}/similar", at=at, k=k)
+        if at is not None:
+            return print_found([moment_from_json(m) for m in found["moments"]], as_json)
+        results = found["videos"]
+    else:
+        library = _library_with(video_id)
+        if at is not None:
+            from rag.retrieval.image_search import similar as similar_moments
 
-    results = similar_videos(library, video_id, k=k or 10)
+            return print_found(similar_moments(library.searcher, video_id, at, k=k), as_json)
+        from rag.videos.search import similar_videos
+
+        results = [r.to_json() for r in similar_videos(library, video_id, k=k or 10)]
     if as_json:
-        print(json.dumps([r.to_json() for r in results], indent=2, ensure_ascii=False))
+        print(json.dumps(results, indent=2, ensure_ascii=False))
     elif not results:
         print("No other videos to compare with.")
     for number, result in enumerate([] if as_json else results, 1):
-        print(printable(f"{number}. {result.video.name} ({result.video.id}), similarity {result.score:.4f}"))
+        print(printable(f"{number}. {result['name']} ({result['video_id']}), similarity {result['score']:.4f}"))
     return 0
 
 
@@ -84,26 +102,48 @@ def similar(video_id: str, at: float | None, k: int | None, as_json: bool) -> in
 def summarize(video_id: str, force: bool, as_json: bool, form: str) -> int:
     """A video's summary and chapters (written by the VLM once)."""
     from rag.videos.captions import chapters_to_webvtt
+
+    try:
+        name, duration_s, summary = _summary(video_id, force)
+    except AnswerError as e:
+        print(printable(f"error: {e}"), file=sys.stderr)
+        return EXIT_VLM_FAILED
+    chapters = summary["chapters"]
+    if as_json:
+        print(json.dumps(summary, indent=2, ensure_ascii=False))
+    elif form == "youtube":
+        print("\n".join(printable(f"{format_clock(c['start_s'])} {c['title']}") for c in chapters))
+    elif form == "webvtt":
+        print(chapters_to_webvtt([(c["start_s"], c["title"]) for c in chapters], duration_s), end="")
+    else:
+        print(f"{printable(name)}\n\n{printable(summary['summary'], keep_newlines=True)}\n\nChapters:")
+        print("\n".join(printable(f"  {format_clock(c['start_s'])} {c['title']}") for c in chapters))
+    return 0
+
+
+def _summary(video_id: str, force: bool) -> tuple[str, float, dict]:
+    """The video's name, duration and summary JSON, from the server or this process. Raises
+    AnswerError when the VLM fails."""
+    server = running_server()
+    if server is not None:
+        from vidrag.cli.remote import ServerRefused
+
+        video = server.get(f"/videos/{quote(video_id, safe='')}")
+        try:
+            summary = server.call("POST", f"/videos/{quote(video['id'], safe='')}/summary",
+                                  params={"force": "true"} if force else {}, timeout=None).json()
+        except ServerRefused as e:
+            if e.status == 502:
+                raise AnswerError(str(e)) from e
+            raise
+        return video["name"], video.get("duration_s") or 0.0, summary
     from rag.videos.search import find_video
     from rag.videos.summarize import summarize_video
 
     library = _library_with(video_id)
     video = find_video(library.store, video_id)
-    try:
-        summary = summarize_video(library.store, library.settings, video.id, force=force)
-    except AnswerError as e:
-        print(printable(f"error: {e}"), file=sys.stderr)
-        return EXIT_VLM_FAILED
-    if as_json:
-        print(json.dumps(summary.to_json(), indent=2, ensure_ascii=False))
-    elif form == "youtube":
-        print("\n".join(printable(f"{format_clock(c.start_s)} {c.title}") for c in summary.chapters))
-    elif form == "webvtt":
-        print(chapters_to_webvtt([(c.start_s, c.title) for c in summary.chapters], video.duration_s), end="")
-    else:
-        print(f"{printable(video.name)}\n\n{printable(summary.summary, keep_newlines=True)}\n\nChapters:")
-        print("\n".join(printable(f"  {format_clock(c.start_s)} {c.title}") for c in summary.chapters))
-    return 0
+    summary = summarize_video(library.store, library.settings, video.id, force=force)
+    return video.name, video.duration_s, summary.to_json()
 
 
 COMMANDS = (videos, similar, summarize)

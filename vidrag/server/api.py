@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException
 
 from rag.errors import AnswerError, IngestError, VidragError, first_line
 from rag.videos.captions import TRANSCRIPT_FORMATS, format_transcript
+from vidrag.server.api_videos import add_video_routes
 from vidrag.server.services import Services
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,8 @@ MEDIA_TYPES = {"text": "text/plain; charset=utf-8", "json": "application/json", 
 
 VideoFilter = Annotated[list[str] | None, Query(description="Only this video (repeatable).")]
 HowMany = Annotated[int | None, Query(ge=1, le=50, description="How many moments (default VIDRAG_SEARCH_K).")]
+SignalFilter = Annotated[list[str] | None, Query(description="Only this ranked list: dense, bm25 or clip "
+                                                 "(repeatable; default all).")]
 
 
 class AddRequest(BaseModel):
@@ -107,9 +110,11 @@ def build_api(get_services: Callable[[], Services]) -> FastAPI:
         return PlainTextResponse(format_transcript(said, format), media_type=MEDIA_TYPES[format])
 
     @api.get("/search")
-    def search(q: str = "", video: VideoFilter = None, k: HowMany = None, tag: str | None = None) -> dict:
-        """Moments that match the words `q`; `video` (repeatable) and `tag` narrow them."""
-        return {"moments": _search(get_services(), q, video, k, tag, None)}
+    def search(q: str = "", video: VideoFilter = None, k: HowMany = None, tag: str | None = None,
+               signal: SignalFilter = None) -> dict:
+        """Moments that match the words `q`; `video` (repeatable) and `tag` narrow them; `signal`
+        (repeatable) keeps only those ranked lists, as `vidrag eval --signals` compares them."""
+        return {"moments": _search(get_services(), q, video, k, tag, None, signal)}
 
     @api.post("/search")
     def search_image(image: Annotated[UploadFile, File()], q: str = "", video: VideoFilter = None,
@@ -131,6 +136,8 @@ def build_api(get_services: Callable[[], Services]) -> FastAPI:
         _check_videos(services, body.video_ids)
         answer = services.library.answer(body.question, video_ids=body.video_ids)
         return StreamingResponse(_answer_events(answer), media_type="text/event-stream")
+
+    add_video_routes(api, get_services, _find, Failure)
 
     @api.get("/jobs")
     def list_jobs() -> dict:
@@ -191,11 +198,20 @@ def _video_json(services: Services, video) -> dict:
     return listed_video(services.library.store, video)
 
 
-def _search(services: Services, q: str, video_ids, k, tag, image) -> list[dict]:
+def _search(services: Services, q: str, video_ids, k, tag, image, signals=None) -> list[dict]:
+    from rag.retrieval.search import SIGNALS
+
     if not q.strip() and not image:
         raise Failure(422, "give a query q, an image, or both")
     _check_videos(services, video_ids)
     searcher = services.library.searcher
+    if signals:
+        unknown = [s for s in signals if s not in SIGNALS]
+        if unknown:
+            raise Failure(422, f"unknown signal {unknown[0]!r}; one of {', '.join(SIGNALS)}")
+        if tag:
+            raise Failure(422, "signal and tag do not go together")
+        return [m.to_json() for m in searcher.search(q, video_ids=video_ids, k=k, signals=tuple(signals))]
     if tag:
         from rag.retrieval.tags import search_with_tag
 
