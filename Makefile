@@ -42,6 +42,7 @@ bench: $(VENV)/.dev
 	$(BIN)/python -m bench prompt
 	$(BIN)/python -m bench clips
 	$(BIN)/python -m bench videos $(BENCH_FLAGS)
+	$(BIN)/python -m bench server $(BENCH_FLAGS)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
