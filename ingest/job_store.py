@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 JOBS_FILE = "jobs.db"
-KINDS = ("upload", "path", "url")  # upload and url: the file is ours, deleted when the job ends
+KINDS = ("upload", "path", "url", "describe")  # upload and url: the file is ours, deleted when the job ends
 ACTIVE = ("queued", "running")
 STATES = (*ACTIVE, "done", "exists", "failed")
 
@@ -47,8 +47,8 @@ _JSON_FIELDS = ("progress", "warnings", "result")
 
 @dataclass
 class Job:
-    kind: str  # upload (a file the server holds), path (a file on the server's disk), url
-    source: str  # the file's path, or the URL
+    kind: str  # upload (a file the server holds), path (a file on the server's disk), url; describe (a video)
+    source: str  # the file's path, the URL, or the video id to describe
     name: str  # what the library shows: the client's file name, or the URL until its title is known
     subtitles: str = ""
     state: str = "queued"  # queued, running, done, exists, failed
@@ -58,7 +58,7 @@ class Job:
     note: str = ""  # what the job waits on, such as a model downloading on first use
     warnings: list[str] = field(default_factory=list)
     video_id: str = ""
-    result: dict = field(default_factory=dict)  # the ingest's outcome: status, described, not_described
+    result: dict = field(default_factory=dict)  # the outcome (a describe job's "force" until then)
     title: str = ""  # a URL's title, once downloaded
     attempts: int = 0  # times a worker started it: more than one means it resumed after a crash
     submitted: float = field(default_factory=time.time)

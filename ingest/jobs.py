@@ -29,7 +29,12 @@ PROGRESS_WRITE_S = 1.0  # progress is written to disk at most this often a job
 IDLE_POLL_S = 1.0  # a worker looks for work this often when nobody wakes it
 
 
+DESCRIBE_STAGES = ("describe", "tags")  # ingest/backfill.py's
+
+
 def stages_of(job: Job) -> tuple[str, ...]:
+    if job.kind == "describe":
+        return DESCRIBE_STAGES
     return ("download", *PROGRESS_STAGES) if job.kind == "url" else PROGRESS_STAGES
 
 
@@ -76,6 +81,11 @@ class JobQueue:
 
         url = check_url(url)
         return self._queue(Job("url", url, url))
+
+    def submit_describe(self, video_id: str, name: str, force: bool = False) -> Job:
+        """Queue descriptions and tags for a video that lacks them (`force`: all again), as
+        `vidrag describe` does. Rerunning it is harmless: it only sends what is missing."""
+        return self._queue(Job("describe", video_id, name, result={"force": force}))
 
     def _queue(self, job: Job) -> Job:
         job.progress = dict.fromkeys(stages_of(job), 0.0)
@@ -148,6 +158,8 @@ class JobQueue:
                 self.store.update(job, "stage", "progress", "note")
 
         self.store.update(job, "state", "attempts")
+        if job.kind == "describe":
+            return self._describe(job, progress)
         try:
             # A URL job resumed after its download has the file already (the source names it).
             downloaded = job.kind == "url" and not job.source.startswith(("http://", "https://"))
@@ -168,6 +180,24 @@ class JobQueue:
             self._current.job = None
             if job.owns_source:  # the library has its own copy now, or the job failed: either way spent
                 _discard(Path(job.source), Path(job.subtitles) if job.subtitles else None)
+
+    def _describe(self, job: Job, progress) -> None:
+        from ingest.backfill import backfill
+
+        try:
+            video = self.ingestor.find(job.source)
+            outcome = backfill(self.ingestor, video, force=bool(job.result.get("force")), progress=progress)
+        except VidragError as e:
+            self._finish(job, "failed", message=str(e))
+        except Exception as e:  # a bug, not bad input: log it whole, show one line
+            log.exception("describing %s failed", job.name)
+            self._finish(job, "failed", message=f"{type(e).__name__}: {first_line(e)}")
+        else:
+            job.result = {"frames": outcome.frames, "described": outcome.described,
+                          "newly_described": outcome.newly_described, "tagged": outcome.tagged}
+            self._finish(job, "done", video_id=video.id, warnings=[outcome.warning] if outcome.warning else ())
+        finally:
+            self._current.job = None
 
     def _fetch(self, job: Job, progress) -> Path:
         """A URL's video, downloaded into the uploads folder under the job's id."""

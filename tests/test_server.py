@@ -4,6 +4,7 @@ the installed `vidrag` command, by HTTP and by an MCP client."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -165,9 +166,14 @@ def test_whole_video_commands_and_eval_go_through_the_server(added, tmp_path):
     scored = json.loads(run("eval", str(suite), "--signals", "all,bm25", "--json", check=True).stdout)
     rows = {row["signals"]: row for row in scored["rows"]}
     assert rows["bm25"]["hits@1"] == 1.0 and rows["fusion"]["hits@1"] == 1.0
-    held = run("describe")
-    assert held.returncode == 1 and held.stderr == (f"error: the vidrag server at {server.url} holds this library; "
-                                                    "stop it to run vidrag describe\n")
+    described = run("describe", video_id)  # a job on the server; its VLM answers nothing
+    assert re.fullmatch(rf"{video_id}  bunny.webm: 0 of \d+ frames described \(0 now\), tags.*\n", described.stdout)
+    assert described.returncode == 1 and described.stderr.startswith("warning: bunny.webm: ")
+    mcp = run("mcp")
+    assert mcp.returncode == 1 and mcp.stderr == (f"error: the vidrag server at {server.url} holds this library; "
+                                                  f"point the MCP client at {server.url}/mcp\n")
+    job = server.api("GET", "/jobs").json()["jobs"][-1]
+    assert (job["kind"], job["state"], job["video_id"], job["result"]["described"]) == ("describe", "done", video_id, 0)
     unknown = server.api("GET", "/search", params={"q": "Frank", "signal": "smell"})
     assert unknown.status_code == 422 and unknown.json() == {"error": "unknown signal 'smell'; one of "
                                                              "dense, bm25, clip, image"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 import click
 
@@ -233,21 +234,25 @@ def _remove(ids, settings: Settings) -> int:
 
 def _describe(ids, force: bool, settings: Settings) -> int:
     from ingest.backfill import backfill
-    from vidrag.cli.remote import server_for
+    from vidrag.cli.remote import server_for, video_from_json
 
-    if (server := server_for(settings)) is not None:
-        # Describing writes to the library, so it would be a job on the server; that job kind
-        # does not exist yet. Say so in one line rather than fail on Milvus Lite's lock.
-        raise VidragError(f"the vidrag server at {server.url} holds this library; stop it to run vidrag describe")
-    ingestor = _open_ingestor(settings)
-    videos = [ingestor.find(video_id) for video_id in ids] or ingestor.store.list_videos()
+    server = server_for(settings)
+    ingestor = _open_ingestor(settings) if server is None else None
+    if server is not None:
+        videos = [video_from_json(server.get(f"/videos/{quote(i, safe='')}")) for i in ids] or [
+            video_from_json(v) for v in server.get("/videos")["videos"]]
+    else:
+        videos = [ingestor.find(video_id) for video_id in ids] or ingestor.store.list_videos()
     failed = 0
     for video in videos:
         if not video.has_video:
             print(printable(f"{video.id}  {video.name}: audio only, nothing to describe"))
             continue
         with _ProgressBars(video.name) as bars:
-            result = backfill(ingestor, video, force=force, progress=bars.update)
+            if server is not None:  # a job on the server, waited for: the same figures
+                video, result = _describe_through(server, video, force, bars)
+            else:
+                result = backfill(ingestor, video, force=force, progress=bars.update)
         if result.warning:
             print(printable(f"warning: {video.name}: {result.warning}"), file=sys.stderr)
             failed += 1
@@ -255,6 +260,21 @@ def _describe(ids, force: bool, settings: Settings) -> int:
         print(printable(f"{video.id}  {video.name}: {result.described} of {result.frames} frames described "
                         f"({result.newly_described} now), tags{' (new)' if result.tagged else ''}: {tags}"))
     return EXIT_ERROR if failed else 0
+
+
+def _describe_through(server, video, force: bool, bars):
+    """One video described by a job on the server: the video as it is now, and the outcome."""
+    from ingest.backfill import BackfillResult
+    from vidrag.cli.remote import video_from_json
+
+    queued = server.call("POST", f"/videos/{video.id}/describe", params={"force": "true"} if force else {})
+    job = server.wait(queued.json()["job_id"], progress=bars.update)
+    if job["state"] == "failed":
+        raise VidragError(job["message"])
+    video = video_from_json(server.get(f"/videos/{video.id}"))
+    r = job["result"]
+    warning = job["warnings"][0] if job.get("warnings") else ""
+    return video, BackfillResult(video, r["frames"], r["described"], r["newly_described"], r["tagged"], warning)
 
 
 class _ProgressBars:

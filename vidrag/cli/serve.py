@@ -52,10 +52,17 @@ def serve(port: int, host: str | None) -> int:
 @edge
 def mcp(http: bool, port: int) -> int:
     """Serve the library to MCP clients (stdio, or --http)."""
+    from rag.errors import VidragError
     from rag.settings import load_settings
+    from vidrag.cli.remote import server_for
     from vidrag.mcp_server import serve as serve_mcp
 
-    return serve_mcp(load_settings(), http=http, port=port)
+    settings = load_settings()
+    if (server := server_for(settings)) is not None:
+        # The server already serves these tools over streamable HTTP, on the library it holds.
+        raise VidragError(f"the vidrag server at {server.url} holds this library; "
+                          f"point the MCP client at {server.url}/mcp")
+    return serve_mcp(settings, http=http, port=port)
 
 
 COMMANDS = (serve, mcp)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import FastAPI, Query
+from fastapi.responses import JSONResponse
 
 from rag.errors import AnswerError
 
@@ -40,6 +41,17 @@ def add_video_routes(api: FastAPI, get_services: Callable, find: Callable, failu
         from rag.videos.search import similar_videos
 
         return {"videos": [r.to_json() for r in similar_videos(services.library, video.id, k=k or 10)]}
+
+    @api.post("/videos/{video_id}/describe", status_code=202)
+    def describe(video_id: str, force: bool = False) -> JSONResponse:
+        """Describe and tag the frames that lack it (`force`: all of them again), as `vidrag
+        describe` does: a durable job, like an add. 202: the job."""
+        services = get_services()
+        video = find(services, video_id)
+        if not video.has_video:
+            raise failure(422, f"{video.name}: audio only, nothing to describe")
+        job = services.jobs.submit_describe(video.id, video.name, force=force)
+        return JSONResponse({"job_id": job.id, "jobs": [job.to_json()]}, status_code=202)
 
     @api.post("/videos/{video_id}/summary")
     def summary(video_id: str, force: bool = False) -> dict:
