@@ -158,46 +158,41 @@ class JobQueue:
                 self.store.update(job, "stage", "progress", "note")
 
         self.store.update(job, "state", "attempts")
-        if job.kind == "describe":
-            return self._describe(job, progress)
         try:
-            # A URL job resumed after its download has the file already (the source names it).
-            downloaded = job.kind == "url" and not job.source.startswith(("http://", "https://"))
-            path = self._fetch(job, progress) if job.kind == "url" and not downloaded else Path(job.source)
-            result = self._ingest(job, path, progress)
+            state, video_id, result, warnings = (self._describe if job.kind == "describe" else self._add)(job, progress)
         except VidragError as e:
             self._finish(job, "failed", message=str(e))
         except Exception as e:  # a bug, not bad input: log it whole, show one line
-            log.exception("ingest of %s failed", job.name)
+            log.exception("the %s job for %s failed", job.kind, job.name)
             self._finish(job, "failed", message=f"{type(e).__name__}: {first_line(e)}")
         else:
-            # Already there on a resumed job: it was this job's own commit, just before the crash.
-            state = "exists" if result.status == "exists" and job.attempts == 1 else "done"
-            job.result = {"status": result.status, "described": result.described,
-                          "not_described": result.not_described}
-            self._finish(job, state, video_id=result.video.id, warnings=result.warnings)
+            job.result = result
+            self._finish(job, state, video_id=video_id, warnings=warnings)
         finally:
             self._current.job = None
             if job.owns_source:  # the library has its own copy now, or the job failed: either way spent
                 _discard(Path(job.source), Path(job.subtitles) if job.subtitles else None)
 
-    def _describe(self, job: Job, progress) -> None:
+    def _add(self, job: Job, progress) -> tuple[str, str, dict, list]:
+        """Ingest the job's file (a URL's downloaded first): its end state, video, result, warnings."""
+        # A URL job resumed after its download has the file already (the source names it).
+        downloaded = job.kind == "url" and not job.source.startswith(("http://", "https://"))
+        path = self._fetch(job, progress) if job.kind == "url" and not downloaded else Path(job.source)
+        added = self._ingest(job, path, progress)
+        # Already there on a resumed job: it was this job's own commit, just before the crash.
+        state = "exists" if added.status == "exists" and job.attempts == 1 else "done"
+        result = {"status": added.status, "described": added.described, "not_described": added.not_described}
+        return state, added.video.id, result, list(added.warnings)
+
+    def _describe(self, job: Job, progress) -> tuple[str, str, dict, list]:
+        """`vidrag describe` of the job's video."""
         from ingest.backfill import backfill
 
-        try:
-            video = self.ingestor.find(job.source)
-            outcome = backfill(self.ingestor, video, force=bool(job.result.get("force")), progress=progress)
-        except VidragError as e:
-            self._finish(job, "failed", message=str(e))
-        except Exception as e:  # a bug, not bad input: log it whole, show one line
-            log.exception("describing %s failed", job.name)
-            self._finish(job, "failed", message=f"{type(e).__name__}: {first_line(e)}")
-        else:
-            job.result = {"frames": outcome.frames, "described": outcome.described,
-                          "newly_described": outcome.newly_described, "tagged": outcome.tagged}
-            self._finish(job, "done", video_id=video.id, warnings=[outcome.warning] if outcome.warning else ())
-        finally:
-            self._current.job = None
+        video = self.ingestor.find(job.source)
+        outcome = backfill(self.ingestor, video, force=bool(job.result.get("force")), progress=progress)
+        result = {"frames": outcome.frames, "described": outcome.described,
+                  "newly_described": outcome.newly_described, "tagged": outcome.tagged}
+        return "done", video.id, result, [outcome.warning] if outcome.warning else []
 
     def _fetch(self, job: Job, progress) -> Path:
         """A URL's video, downloaded into the uploads folder under the job's id."""
