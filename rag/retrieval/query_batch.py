@@ -3,7 +3,8 @@ each.
 
 A server answering many searches at once would otherwise run the text encoders once per query,
 in as many threads, each asking torch for every core. One batch of 16 questions costs about three
-single ones (BENCHMARKS.md, "Server under load"), so the searches that arrive while a batch is
+single ones (on 2 CPU cores, MiniLM 39 ms against 13; CLIP ViT-B-32's text tower 84 ms against
+27), so the searches that arrive while a batch is
 running wait for the next one, which the first of them runs for all ("group commit", as
 databases do for their log). Nothing waits on a timer: a lone search runs at once, as before, and
 a batch is only as large as the queue that built up behind the previous one.
@@ -35,7 +36,7 @@ class QueryBatcher:
         self._changed = threading.Condition()
         self._waiting: list[_Request] = []
         self._busy = False  # a batch is being encoded
-        self.batches = 0  # batches run so far, for tests and benchmarks
+        self.batches = 0  # batches run so far, and the largest: for tests
         self.largest = 0
 
     def encode(self, text: str, encode: Encode) -> np.ndarray:
