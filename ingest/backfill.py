@@ -17,6 +17,8 @@ from rag.models import load_clip_embedder, load_text_embedder
 from rag.store.videos import VideoIndex
 from rag.types import Video
 
+STAGES = ("describe", "tags")  # what `progress` reports, in order
+
 
 @dataclass
 class BackfillResult:
@@ -41,18 +43,18 @@ def backfill(ingestor, video: Video, force: bool = False,
         text_model = load_text_embedder(settings.text_model, ingestor.device, ingestor.notify)
         store.check_model("text", text_model.name, text_model.dim)
         outcome = describe_video(settings, store, text_model, video.id, frames, numbers=missing,
-                                 progress=lambda done, total: progress("describe", done, total))
+                                 progress=lambda done, total: progress(STAGES[0], done, total))
         if outcome.described:  # the video's text vector averages its descriptions too
             VideoIndex(store).refresh(video.id)
     tagged = False
     if frames and (force or len(video.frame_tags) != len(frames)):
-        progress("tags", 0, 1)
+        progress(STAGES[1], 0, 1)
         clip = load_clip_embedder(settings.clip_model, settings.clip_pretrained, ingestor.device, ingestor.notify)
         store.check_model("image", clip.name, clip.dim)
         video.frame_tags, video.tags = tag_video(settings, clip, store.frame_vectors(video.id))
         store.commit_video(video)  # the registry row, rewritten whole with its tags
         tagged = True
-        progress("tags", 1, 1)
+        progress(STAGES[1], 1, 1)
     described = len(store.described_frames(video.id)) if missing else len(have)
     return BackfillResult(video, len(frames), described, outcome.described if outcome else 0, tagged,
                           outcome.warning if outcome else "")

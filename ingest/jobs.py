@@ -29,12 +29,11 @@ PROGRESS_WRITE_S = 1.0  # progress is written to disk at most this often a job
 IDLE_POLL_S = 1.0  # a worker looks for work this often when nobody wakes it
 
 
-DESCRIBE_STAGES = ("describe", "tags")  # ingest/backfill.py's
-
-
 def stages_of(job: Job) -> tuple[str, ...]:
     if job.kind == "describe":
-        return DESCRIBE_STAGES
+        from ingest.backfill import STAGES
+
+        return STAGES
     return ("download", *PROGRESS_STAGES) if job.kind == "url" else PROGRESS_STAGES
 
 

@@ -36,8 +36,6 @@ class QueryBatcher:
         self._changed = threading.Condition()
         self._waiting: list[_Request] = []
         self._busy = False  # a batch is being encoded
-        self.batches = 0  # batches run so far, and the largest: for tests
-        self.largest = 0
 
     def encode(self, text: str, encode: Encode) -> np.ndarray:
         """`text`'s vector from `encode` (texts in, one row each out), in a batch with the texts of
@@ -66,8 +64,6 @@ class QueryBatcher:
         with self._changed:
             for r in batch:
                 r.done = True
-            self.batches += 1
-            self.largest = max(self.largest, len(batch))
             self._busy = False
             self._changed.notify_all()
         return _result(request)

@@ -78,7 +78,7 @@ class Searcher:
         if self._warm:
             if self._executor is None:
                 # Two tasks per search, for as many searches as a server runs at once (anyio's 40
-                # threads): a smaller pool would queue CLIP's questions one by one and never batch them.
+                # threads): with 2 workers CLIP's questions queued two at a time and never formed a batch.
                 self._executor = ThreadPoolExecutor(max_workers=80, thread_name_prefix="vidrag-search")
             return self._executor.submit(work)
         done: Future = Future()

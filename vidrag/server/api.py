@@ -33,7 +33,7 @@ MEDIA_TYPES = {"text": "text/plain; charset=utf-8", "json": "application/json", 
 
 VideoFilter = Annotated[list[str] | None, Query(description="Only this video (repeatable).")]
 HowMany = Annotated[int | None, Query(ge=1, le=50, description="How many moments (default VIDRAG_SEARCH_K).")]
-SignalFilter = Annotated[list[str] | None, Query(description="Only this ranked list: dense, bm25 or clip "
+SignalFilter = Annotated[list[str] | None, Query(description="Only this ranked list: dense, bm25, clip or image "
                                                  "(repeatable; default all).")]
 
 

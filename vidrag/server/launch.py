@@ -3,9 +3,10 @@ answers without waiting 40 ms.
 
 Streamlit binds its listening socket itself and hands it to uvicorn. It creates it as
 `socket.socket(family)`, whose protocol number reads 0 rather than TCP's, and asyncio only turns
-off Nagle's algorithm (TCP_NODELAY) for sockets that say they are TCP. Every reply uvicorn sends
-as headers then body then waits on the client's delayed ACK: 40 ms on Linux for each API call
-over a kept-alive connection, more than a search takes (BENCHMARKS.md, "Server under load").
+off Nagle's algorithm (TCP_NODELAY) for sockets that say they are TCP. uvicorn writes a reply's
+headers, then its body, and the body then waits for the client's delayed ACK: 40 ms on Linux for
+each API call over a kept-alive connection, most of what one search takes (BENCHMARKS.md,
+"Server under load").
 Reopening the same descriptor lets Python read the real protocol from the kernel.
 """
 
