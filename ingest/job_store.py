@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 JOBS_FILE = "jobs.db"
-KINDS = ("upload", "path", "url", "describe")  # upload and url: the file is ours, deleted when the job ends
+KINDS = ("upload", "path", "url", "describe", "read")  # upload and url: the file is ours, deleted when the job ends
 ACTIVE = ("queued", "running")
 STATES = (*ACTIVE, "done", "exists", "failed")
 
@@ -47,8 +47,8 @@ _JSON_FIELDS = ("progress", "warnings", "result")
 
 @dataclass
 class Job:
-    kind: str  # upload (a file the server holds), path (a file on the server's disk), url; describe (a video)
-    source: str  # the file's path, the URL, or the video id to describe
+    kind: str  # upload (a file the server holds), path (a file on the server's disk), url; describe, read (a video)
+    source: str  # the file's path, the URL, or the video id to describe or read
     name: str  # what the library shows: the client's file name, or the URL until its title is known
     subtitles: str = ""
     state: str = "queued"  # queued, running, done, exists, failed

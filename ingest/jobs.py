@@ -30,10 +30,10 @@ IDLE_POLL_S = 1.0  # a worker looks for work this often when nobody wakes it
 
 
 def stages_of(job: Job) -> tuple[str, ...]:
-    if job.kind == "describe":
-        from ingest.backfill import STAGES
+    if job.kind in ("describe", "read"):
+        from ingest.backfill import READ_STAGES, STAGES
 
-        return STAGES
+        return STAGES if job.kind == "describe" else READ_STAGES
     return ("download", *PROGRESS_STAGES) if job.kind == "url" else PROGRESS_STAGES
 
 
@@ -85,6 +85,11 @@ class JobQueue:
         """Queue descriptions and tags for a video that lacks them (`force`: all again), as
         `vidrag describe` does. Rerunning it is harmless: it only sends what is missing."""
         return self._queue(Job("describe", video_id, name, result={"force": force}))
+
+    def submit_read(self, video_id: str, name: str, force: bool = False) -> Job:
+        """Queue the screen text of a video indexed without it (`force`: again), as `vidrag read`
+        does. Rerunning it is harmless: a video that was read is skipped."""
+        return self._queue(Job("read", video_id, name, result={"force": force}))
 
     def _queue(self, job: Job) -> Job:
         job.progress = dict.fromkeys(stages_of(job), 0.0)
@@ -158,7 +163,8 @@ class JobQueue:
 
         self.store.update(job, "state", "attempts")
         try:
-            state, video_id, result, warnings = (self._describe if job.kind == "describe" else self._add)(job, progress)
+            run = {"describe": self._describe, "read": self._read}.get(job.kind, self._add)
+            state, video_id, result, warnings = run(job, progress)
         except VidragError as e:
             self._finish(job, "failed", message=str(e))
         except Exception as e:  # a bug, not bad input: log it whole, show one line
@@ -191,6 +197,15 @@ class JobQueue:
         outcome = backfill(self.ingestor, video, force=bool(job.result.get("force")), progress=progress)
         result = {"frames": outcome.frames, "described": outcome.described,
                   "newly_described": outcome.newly_described, "tagged": outcome.tagged}
+        return "done", video.id, result, [outcome.warning] if outcome.warning else []
+
+    def _read(self, job: Job, progress) -> tuple[str, str, dict, list]:
+        """`vidrag read` of the job's video."""
+        from ingest.backfill import read_backfill
+
+        video = self.ingestor.find(job.source)
+        outcome = read_backfill(self.ingestor, video, force=bool(job.result.get("force")), progress=progress)
+        result = {"frames": outcome.frames, "rows": outcome.rows, "newly_read": outcome.newly_read}
         return "done", video.id, result, [outcome.warning] if outcome.warning else []
 
     def _fetch(self, job: Job, progress) -> Path:

@@ -190,14 +190,16 @@ class Ingestor:
             transcript_source=work.transcript.source,
             has_video=info.video is not None,
             created=datetime.now(UTC).isoformat(timespec="seconds"),
-            extra={"rotation": info.rotation, "format": info.format, **extra},
+            extra={"rotation": info.rotation, "format": info.format, **extra,
+                   **({"screen_read": work.screen_read} if work.screen_read else {})},
             tags=work.tags,
             frame_tags=work.frame_tags,
         )
         # The video's vectors from those of its rows, at hand: no query back (Milvus Lite scans
-        # rows not yet flushed one by one). Its text rows are its chunks and its descriptions.
+        # rows not yet flushed one by one). Its text rows are its chunks, descriptions and screen text.
         VideoIndex(self.store).put_vectors(video_id, {"image": work.image_vectors,
-                                                      "text": [*work.chunk_vectors, *work.description_vectors]})
+                                                      "text": [*work.chunk_vectors, *work.description_vectors,
+                                                               *work.screen_vectors]})
         self.store.commit_video(video)  # the commit marker: from here on the video is visible
         progress("index", 3, 3)
         return AddResult(video, "added", work.warnings, work.described, work.not_described)

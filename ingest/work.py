@@ -35,6 +35,8 @@ class Work:
     notify: Callable[[str], None] | None = None
     # What the stages add, in the order they run.
     frames: list[Frame] = field(default_factory=list)
+    screen_vectors: list = field(default_factory=list)  # text vectors of the screen-text rows written
+    screen_read: str = ""  # the OCR engine that read every frame, or "" (not run, or some frames failed)
     described: int = 0  # frames the VLM described
     not_described: str = ""  # why no frame was sent to be described, or ""
     description_vectors: list = field(default_factory=list)  # text vectors of the descriptions written

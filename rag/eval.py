@@ -10,6 +10,12 @@ A retrieved moment is a hit when it belongs to the line's video, starts no earli
 `tolerance_s` before the expected window and before the window's end, and is at most
 `max_width_s` wide: a moment that starts in silence long before the speech, or a whole chunk
 that merely contains it, sends the player to the wrong place and does not count.
+
+A line may also say, for itself:
+
+    "start_within_s": 5.0    # the moment must start this close to start_s, either side
+    "max_width_s": 40.0      # instead of the run's --max-width (a slide is on screen that long)
+    "group": "title"         # the table adds hits@1/@3 per group
 """
 
 from __future__ import annotations
@@ -43,6 +49,9 @@ class Case:
     start_s: float
     end_s: float
     answer_contains: tuple[str, ...] = ()
+    start_within_s: float | None = None
+    max_width_s: float | None = None
+    group: str = ""
 
 
 @dataclass
@@ -54,9 +63,15 @@ class Scores:
     ranks: list[int | None] = field(default_factory=list)  # 1-based rank of the first hit, per case
     start_errors_s: list[float] = field(default_factory=list)  # of each case's first hit
     widths_s: list[float] = field(default_factory=list)  # of every retrieved moment
+    groups: list[str] = field(default_factory=list)  # each case's group ("" for none)
 
-    def hits_at(self, n: int) -> float:
-        return sum(1 for r in self.ranks if r is not None and r <= n) / len(self.ranks) if self.ranks else 0.0
+    def hits_at(self, n: int, group: str | None = None) -> float:
+        ranks = [r for r, g in zip(self.ranks, self.groups or [""] * len(self.ranks), strict=True)
+                 if group is None or g == group]
+        return sum(1 for r in ranks if r is not None and r <= n) / len(ranks) if ranks else 0.0
+
+    def group_names(self) -> list[str]:
+        return [g for g in dict.fromkeys(self.groups) if g]
 
     @property
     def mrr(self) -> float:
@@ -71,6 +86,9 @@ class Scores:
             "hits@5": round(self.hits_at(5), 4), "mrr": round(self.mrr, 4),
             "median_start_error_s": _median(self.start_errors_s), "median_width_s": _median(self.widths_s),
             "ranks": self.ranks,
+            **({"groups": {g: {"questions": self.groups.count(g), "hits@1": round(self.hits_at(1, g), 4),
+                               "hits@3": round(self.hits_at(3, g), 4)} for g in self.group_names()}}
+               if self.group_names() else {}),
         }
 
 
@@ -141,7 +159,16 @@ def parse_line(text: str, number: int, where: str = "suite") -> Case:
     expected = [expected] if isinstance(expected, str) else expected
     if not isinstance(expected, list) or not all(isinstance(e, str) and e for e in expected):
         raise bad("answer_contains must be a string or a list of strings")
-    return Case(number, question.strip(), video.strip(), times[0], times[1], tuple(expected))
+    limits = []
+    for key in ("start_within_s", "max_width_s"):
+        value = data.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value <= 0):
+            raise bad(f"{key} must be seconds, a number > 0")
+        limits.append(float(value) if value is not None else None)
+    group = data.get("group", "")
+    if not isinstance(group, str):
+        raise bad("group must be a string")
+    return Case(number, question.strip(), video.strip(), times[0], times[1], tuple(expected), *limits, group.strip())
 
 
 def resolve_videos(cases: Sequence[Case], videos: Sequence[Video], where: str = "suite") -> dict[int, str]:
@@ -162,10 +189,12 @@ def resolve_videos(cases: Sequence[Case], videos: Sequence[Video], where: str = 
 
 
 def is_hit(moment: Moment, case: Case, video_id: str, tolerance_s: float, max_width_s: float) -> bool:
+    if case.start_within_s is not None and abs(moment.start_s - case.start_s) > case.start_within_s + 1e-6:
+        return False
     return (
         moment.video_id == video_id
         and case.start_s - tolerance_s <= moment.start_s < case.end_s
-        and moment.end_s - moment.start_s <= max_width_s
+        and moment.end_s - moment.start_s <= (case.max_width_s or max_width_s)
     )
 
 
@@ -184,6 +213,7 @@ def score_search(searcher, cases: Sequence[Case], video_ids: dict[int, str], sig
         rank = next((n for n, m in enumerate(moments, 1)
                      if is_hit(m, case, video_ids[case.line], tolerance_s, max_width_s)), None)
         scores.ranks.append(rank)
+        scores.groups.append(case.group)
         if rank is not None:
             scores.start_errors_s.append(abs(moments[rank - 1].start_s - case.start_s))
         scores.widths_s.extend(m.end_s - m.start_s for m in moments)
@@ -237,6 +267,9 @@ def format_table(rows: Sequence[Scores], answers: AnswerScores | None = None) ->
             f"{row.signals:<13}{row.hits_at(1):>8.0%}{row.hits_at(3):>8.0%}{row.hits_at(5):>8.0%}{row.mrr:>7.2f}"
             f"{_seconds(error):>11}{_seconds(width):>8}"
         )
+        for group in row.group_names():
+            lines.append(f"  {group:<11}{row.hits_at(1, group):>8.0%}{row.hits_at(3, group):>8.0%}"
+                         f"    ({row.groups.count(group)} questions)")
     if answers is not None:
         data = answers.to_json()
         lines += ["", f"answers: {data['answered']} answered, {data['failed']} failed"]

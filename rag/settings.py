@@ -57,6 +57,13 @@ class Settings(BaseSettings):
     describe_timeout_s: float = Field(60.0, gt=0, description="Seconds one description request may take.")
     tags_file: str = Field(
         "", description="Tag vocabulary, one label a line. Empty: the shipped COCO + Places365 list.")
+    # --- Reading the screen (issue 21): OCR of the frames, on any CPU ---
+    ocr: Literal["auto", "on", "off"] = Field(
+        "auto", description="Read text on screen at ingest: auto (when the OCR engine is installed), on, off.")
+    ocr_min_confidence: float = Field(
+        0.6, ge=0.0, le=1.0, description="Lines the OCR reads with less confidence than this are dropped.")
+    ocr_max_side: int = Field(
+        960, ge=320, le=4096, description="Frames are downscaled to this longest side for text detection.")
     # --- clip context (issue 11): a run of extra frames over the best moments, for motion ---
     vlm_clip_frames: int = Field(
         5, ge=0, le=32, description="Sequence frames (one per second over the best moments) per question; 0: off.")

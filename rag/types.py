@@ -76,6 +76,7 @@ class Moment:
     score: float
     signals: tuple[str, ...]  # which searches found it: "dense", "bm25", "clip", "image"
     seen: str = ""  # what the frames in its range show: their descriptions ("said" is `text`)
+    screen: str = ""  # what is written on screen in its range (OCR)
 
     def to_json(self) -> dict:
         return {
@@ -89,6 +90,7 @@ class Moment:
             "score": round(self.score, 6),
             "signals": list(self.signals),
             "seen": self.seen,
+            "screen": self.screen,
         }
 
 

@@ -33,7 +33,7 @@ from rag.types import Moment, Video
 
 NO_MOMENTS = "No matching moments: the videos don't seem to cover this."
 # What the LLM reading a node sees, besides its text; paths and ids stay out of its prompt.
-HIDDEN_FROM_LLM = ["video_id", "url", "signals", "image_path", "frame_path"]
+HIDDEN_FROM_LLM = ["video_id", "url", "signals", "image_path", "frame_path", "screen"]  # screen: in the text
 
 
 def _default_library():
@@ -46,9 +46,14 @@ def _default_library():
 
 
 def moment_text(moment: Moment) -> str:
-    """What was said and, where the frames have descriptions, what was seen."""
+    """What was said and, where the frames have descriptions or text on screen, what was seen
+    and what was written."""
     said = moment.text or "(no speech)"
-    return f"Said: {said}\nSeen: {moment.seen}" if moment.seen else said
+    if not (moment.seen or moment.screen):
+        return said
+    parts = [f"Said: {said}", *([f"Seen: {moment.seen}"] if moment.seen else []),
+             *([f"Written on screen: {moment.screen}"] if moment.screen else [])]
+    return "\n".join(parts)
 
 
 def moment_nodes(moment: Moment, video: Video | None, frames: bool = True) -> list[NodeWithScore]:
@@ -62,6 +67,7 @@ def moment_nodes(moment: Moment, video: Video | None, frames: bool = True) -> li
         "end_s": round(moment.end_s, 3),
         "time": f"[{format_clock(moment.start_s)}]-[{format_clock(moment.end_s)}]",
         "signals": list(moment.signals),
+        "screen": moment.screen,
         "url": video_url(video, moment.start_s, moment.end_s),
     }
     if moment.frame:

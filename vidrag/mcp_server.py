@@ -125,7 +125,7 @@ class VidragTools:
         video = self._video(store, video_id)
         start = start_s if start_s is not None else 0.0
         end = end_s if end_s is not None else float("inf")
-        said, seen = store.video_text(video.id)
+        said, seen, screen = store.video_text(video.id)
 
         def within(segments) -> list[dict]:
             return [{"start_s": round(s.start_s, 3), "end_s": round(s.end_s, 3), "text": s.text}
@@ -133,7 +133,7 @@ class VidragTools:
 
         data = {"video_id": video.id, "video_name": video.name, "duration_s": video.duration_s,
                 "language": video.language, "transcript_source": video.transcript_source,
-                "segments": within(said), "seen": within(seen)}
+                "segments": within(said), "seen": within(seen), "screen": within(screen)}
         return self._result(data, [], False)
 
     def summarize(self, video_id: str, force: bool) -> CallToolResult:

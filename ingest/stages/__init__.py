@@ -3,12 +3,12 @@
 A stage is a module with `NAME` (what progress reports call it) and `run(work)`, which reads
 what earlier stages left on the Work (ingest/work.py) and adds its own. A new stage is one module
 here and one entry in STAGES. Stages only compute (and may write rows of their own that are
-invisible until the commit, as `describe` does); the pipeline writes the rest and commits.
+invisible until the commit, as `read` and `describe` do); the pipeline writes the rest and commits.
 """
 
-from ingest.stages import describe, embed, frames, summary, tags, transcript
+from ingest.stages import describe, embed, frames, read, summary, tags, transcript
 
-STAGES = (frames, describe, transcript, embed, tags)
+STAGES = (frames, read, describe, transcript, embed, tags)
 # After the registry row: steps that need the whole indexed video, with `run_after(settings,
 # store, video) -> warnings`. They can only warn; the video is indexed and stays.
 AFTER_COMMIT = (summary,)

@@ -114,7 +114,7 @@ def describe_video(settings: Settings, store: Store, text_model, video_id: str, 
                 rows = [(n, description_chunk(frames, n, texts[n], interval_s)) for n in group if n in texts]
                 if rows:
                     vectors = text_model.embed([chunk.text for _, chunk in rows])
-                    store.insert_descriptions(video_id, rows, vectors)
+                    store.insert_frame_text(video_id, "visual", rows, vectors)
                     outcome.vectors.extend(vectors)
                 outcome.described += len(rows)
                 failed += len(group) - len(rows)

@@ -18,7 +18,7 @@ import numpy as np
 
 from rag.models import load_clip_embedder, load_text_embedder
 from rag.retrieval.query_batch import QueryBatcher
-from rag.retrieval.seen import attach_seen, fold_visual, mark_visual
+from rag.retrieval.seen import attach_frame_text, fold_visual, mark_visual
 from rag.settings import Settings
 from rag.store import Store, lite_speedup, row_segment_vectors
 from rag.store import row_to_chunk as _row_to_chunk
@@ -56,8 +56,10 @@ class _Candidate:
     frame: Frame | None = None
     frame_only: bool = False
     seen: str = ""  # frame descriptions in its range
-    visual: bool = False  # found through a frame's description alone: the transcript comes later
-    frame_number: int | None = None  # the described frame, for a description hit
+    screen: str = ""  # text on screen in its range
+    visual: bool = False  # found through frame text alone (a description, screen text): the transcript comes later
+    source: str = "speech"  # the text row's: "speech", "visual" or "screen"
+    frame_number: int | None = None  # the frame the text was read from (the first), for a frame-text hit
 
 
 class Searcher:
@@ -247,10 +249,10 @@ class Searcher:
             segments = sorted({s for vid, chunk in chunks if vid == c.video_id for s in chunk.segments
                                if s.end_s > c.start_s and s.start_s < c.end_s}, key=lambda s: s.start_s)
             c.text = " ".join(s.text for s in segments)
-        attach_seen(best, self.store)
+        attach_frame_text(best, self.store)
         return [
             Moment(c.video_id, videos[c.video_id].name, c.start_s, c.end_s, c.text, c.frame, c.score,
-                   tuple(s for s in SIGNALS if s in c.signals), c.seen)
+                   tuple(s for s in SIGNALS if s in c.signals), c.seen, c.screen)
             for c in best
         ]
 

@@ -1,45 +1,54 @@
-"""What a moment shows, beside what it says: frame descriptions in search results.
+"""What a moment shows and what is written in it, beside what it says: frame text in results.
 
-Descriptions are text rows (source "visual") found by the same dense and BM25 searches as the
-transcript. A description hit inside a transcript hit's window joins it, the way a CLIP frame hit
-does; any other is a moment of its own, its frame's sampling window, whose transcript is filled in
-like a frame-only moment's. Every moment then carries the descriptions of the frames in its range
-("seen") beside its transcript ("said").
+Frame text is text rows read off the frames: descriptions (source "visual", the describe stage)
+and screen text (source "screen", the read stage's OCR). The same dense and BM25 searches as the
+transcript find them. A frame-text hit inside a better transcript hit's window joins it, the way
+a CLIP frame hit does; so does a screen hit inside a better description hit's, and the other way
+round. Any other is a moment of its own, the frames it was read from, whose transcript is filled
+in like a frame-only moment's. Every moment then carries the descriptions ("seen") and the screen
+text ("screen") in its range beside its transcript ("said").
 """
 
 from __future__ import annotations
 
-from rag.store import Store, description_number, row_source
+from rag.store import FRAME_TEXT_SOURCES, Store, frame_text_number, row_source
 
 
 def mark_visual(candidate, row: dict):
-    """A description row's candidate: its text is what was seen; what was said comes later."""
-    if row_source(row) == "visual":
-        candidate.visual = True
-        candidate.seen, candidate.text = candidate.text, ""
-        candidate.frame_number = description_number(row["id"])
+    """A frame-text row's candidate: its text is what was seen or read; what was said comes later."""
+    source = row_source(row)
+    if source in FRAME_TEXT_SOURCES:
+        candidate.visual, candidate.source = True, source
+        if source == "visual":
+            candidate.seen = candidate.text
+        else:
+            candidate.screen = candidate.text
+        candidate.text = ""
+        found = frame_text_number(row["id"])
+        candidate.frame_number = found[1] if found else None
     return candidate
 
 
 def fold_visual(candidates: list, slack_s: float, store: Store) -> list:
-    """A description hit within `slack_s` of a better-ranked transcript hit of the same video
-    joins it (its new signals' share of its score adds, its frame is the one shown). One that ranks above every
-    such transcript hit is the sharper evidence (one frame's window, not a run of talk that
-    merely didn't contradict the query) and stays a moment of its own."""
-    speech = [c for c in candidates if not c.visual]
-    kept = list(speech)
+    """A frame-text hit within `slack_s` of a better-ranked hit of the same video, from the
+    transcript or from the other kind of frame text, joins it (its new signals' share of its
+    score adds, its frame is the one shown). One that ranks above every such hit is the sharper
+    evidence (the frames it was read from, not a run of talk that merely didn't contradict the
+    query) and stays a moment of its own."""
+    kept = [c for c in candidates if not c.visual]
     frames = dict(((vid, f.timestamp_s), f) for vid, f in store.frames_by_index(
         [(c.video_id, c.frame_number) for c in candidates if c.visual and c.frame_number is not None]))
-    for visual in (c for c in candidates if c.visual):
+    for visual in sorted((c for c in candidates if c.visual), key=lambda c: -c.score):
         frame = frames.get((visual.video_id, visual.start_s))
-        home = next((c for c in speech if c.video_id == visual.video_id and c.score >= visual.score
+        home = next((c for c in kept if c.video_id == visual.video_id and c.score >= visual.score
+                     and c.source != visual.source
                      and c.start_s - slack_s <= visual.start_s <= c.end_s + slack_s), None)
         if home is None:
             visual.frame = frame
             kept.append(visual)
             continue
-        # One vote per list, as for frames: only the signals the transcript hit lacks add their
-        # share of the description's score (a dense near-miss on both adds nothing).
+        # One vote per list, as for frames: only the signals the home hit lacks add their share
+        # of the frame text's score (a dense near-miss on both adds nothing).
         new = [s for s in visual.signals if s not in home.signals]
         home.score += visual.score * len(new) / max(1, len(visual.signals))
         home.signals += new
@@ -47,14 +56,16 @@ def fold_visual(candidates: list, slack_s: float, store: Store) -> list:
     return kept
 
 
-def attach_seen(candidates: list, store: Store) -> None:
-    """Each candidate's `seen`: the descriptions of the frames in its range, in time order."""
+def attach_frame_text(candidates: list, store: Store) -> None:
+    """Each candidate's `seen` and `screen`: the frame text in its range, in time order."""
     if not candidates:
         return
-    rows = store.chunks_within([(c.video_id, c.start_s, c.end_s) for c in candidates], source="visual")
+    rows = store.frame_text_within([(c.video_id, c.start_s, c.end_s) for c in candidates])
     for c in candidates:
-        inside = sorted((chunk for vid, chunk in rows
+        inside = sorted(((source, chunk) for vid, source, chunk in rows
                          if vid == c.video_id and chunk.start_s < c.end_s and chunk.end_s > c.start_s),
-                        key=lambda chunk: chunk.start_s)
-        if inside:
-            c.seen = " ".join(chunk.text for chunk in inside)
+                        key=lambda item: item[1].start_s)
+        seen = [chunk.text for source, chunk in inside if source == "visual"]
+        screen = [chunk.text for source, chunk in inside if source == "screen"]
+        c.seen = " ".join(seen) or c.seen
+        c.screen = " ".join(screen) or c.screen

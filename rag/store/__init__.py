@@ -7,6 +7,7 @@
 """
 
 from rag.store.schema import (
+    FRAME_TEXT_SOURCES,
     ID_LENGTH,
     IMAGE_COLLECTION,
     MAX_TEXT,
@@ -18,7 +19,7 @@ from rag.store.schema import (
     VIDEO_LEVEL_COLLECTIONS,
     VIDEO_TEXT_COLLECTION,
     chunk_to_row,
-    description_number,
+    frame_text_number,
     info_to_video,
     row_segment_vectors,
     row_source,
@@ -30,6 +31,7 @@ from rag.store.store import Store
 __all__ = [
     "ID_LENGTH", "IMAGE_COLLECTION", "MAX_TEXT", "QUERY_LIMIT", "SUMMARY_COLLECTION", "TEXT_COLLECTION",
     "VECTOR_METRIC", "VIDEO_IMAGE_COLLECTION", "VIDEO_LEVEL_COLLECTIONS", "VIDEO_TEXT_COLLECTION", "Store",
-    "chunk_to_row", "description_number", "info_to_video", "row_segment_vectors", "row_source", "row_to_chunk",
+    "FRAME_TEXT_SOURCES", "chunk_to_row", "frame_text_number", "info_to_video", "row_segment_vectors", "row_source",
+    "row_to_chunk",
     "video_to_info",
 ]

@@ -4,6 +4,8 @@ domain objects and rows (pure functions, testable without a database)."""
 from __future__ import annotations
 
 import base64
+import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +74,8 @@ def _text_schema(client, dim: int):
     schema.add_field("end_s", DataType.DOUBLE)
     schema.add_field("text", DataType.VARCHAR, max_length=MAX_VARCHAR, enable_analyzer=True)
     schema.add_field("segments", DataType.JSON)
-    # What the text is: "speech" (transcript) or "visual" (a frame's description). Nullable with a
+    # What the text is: "speech" (transcript), "visual" (a frame's description) or "screen" (text
+    # read off the frames, see FRAME_TEXT_PREFIXES). Nullable with a
     # default, so rows written without it (by older code) read as speech.
     schema.add_field("source", DataType.VARCHAR, max_length=SOURCE_LENGTH, nullable=True, default_value="speech")
     schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
@@ -96,6 +99,22 @@ def _image_schema(client, dim: int):
     schema.add_field("frame_path", DataType.VARCHAR, max_length=PATH_LENGTH)
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
     return schema, _per_video_index(client, "vector")
+
+
+# --- filters (pure) -----------------------------------------------------------------------
+
+
+def in_videos_filter(video_ids: Sequence[str] | None) -> str:
+    """A filter for rows of these videos only ("" for all rows)."""
+    return f"video_id in {json.dumps(list(video_ids))}" if video_ids is not None else ""
+
+
+def windows_filter(windows: Sequence[tuple[str, float, float]], condition: str) -> str:
+    """A filter matching `condition` in any of the (video id, start, end) windows."""
+    return " or ".join(
+        f"(video_id == {json.dumps(video_id)} and {condition.format(start=float(start), end=float(end))})"
+        for video_id, start, end in windows
+    )
 
 
 # --- rows <-> domain (pure) ----------------------------------------------------------------
@@ -123,24 +142,36 @@ def chunk_to_row(video_id: str, index: int, chunk: Chunk, vector: np.ndarray, se
     }
 
 
-def description_to_row(video_id: str, number: int, chunk: Chunk, vector: np.ndarray, with_source: bool) -> dict:
-    """Frame `number`'s description: a text row with one segment (itself), id `<video>:d<n>`."""
-    row = chunk_to_row(video_id, 0, chunk, vector, [vector])
-    row["id"] = f"{video_id}:d{number}"
+# Text read off frames, beside the transcript: a frame's description ("visual", one row per
+# frame) and what is written on screen ("screen", one row per stretch of unchanged text). Their
+# ids, `<video>:d<n>` and `<video>:s<n>`, name the frame they start at.
+FRAME_TEXT_PREFIXES = {"visual": "d", "screen": "s"}
+FRAME_TEXT_SOURCES = tuple(FRAME_TEXT_PREFIXES)
+
+
+def frame_text_to_row(video_id: str, source: str, number: int, chunk: Chunk, vector: np.ndarray,
+                      with_source: bool, segment_vectors=None) -> dict:
+    """Text read off frame `number` on: a text row whose segments are its lines (screen text),
+    or itself (a description, whose vector is then its segment's)."""
+    row = chunk_to_row(video_id, 0, chunk, vector, [vector] if segment_vectors is None else segment_vectors)
+    row["id"] = f"{video_id}:{FRAME_TEXT_PREFIXES[source]}{number}"
     if with_source:
-        row["source"] = "visual"
+        row["source"] = source
     return row
 
 
-def description_number(row_id: str) -> int | None:
-    """The frame number of a description row's id, None for a transcript row."""
+def frame_text_number(row_id: str) -> tuple[str, int] | None:
+    """(source, frame number) of a frame-text row's id; None for a transcript row."""
     _, _, tail = row_id.rpartition(":")
-    return int(tail[1:]) if tail.startswith("d") and tail[1:].isdigit() else None
+    source = next((s for s, prefix in FRAME_TEXT_PREFIXES.items() if tail.startswith(prefix)), None)
+    return (source, int(tail[1:])) if source and tail[1:].isdigit() else None
 
 
 def row_source(row: dict) -> str:
-    """"speech" or "visual": the row's field where the collection has one, else read off its id."""
-    return row.get("source") or ("visual" if description_number(row["id"]) is not None else "speech")
+    """"speech", "visual" or "screen": the row's field where the collection has one, else read
+    off its id (collections made before frame text have no `source` field)."""
+    found = frame_text_number(row["id"])
+    return row.get("source") or (found[0] if found else "speech")
 
 
 def _fit_utf8(text: str, max_bytes: int) -> str:

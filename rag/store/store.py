@@ -10,6 +10,7 @@ import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from rag.errors import ModelMismatchError, StoreError, StoreLockedError, first_l
 from rag.settings import Settings
 from rag.store import lite_speedup
 from rag.store.schema import (
+    FRAME_TEXT_SOURCES,
     IMAGE_COLLECTION,
     INSERT_BATCH,
     META_COLLECTION,
@@ -31,13 +33,15 @@ from rag.store.schema import (
     _keyed_json_schema,
     _text_schema,
     chunk_to_row,
-    description_number,
-    description_to_row,
+    frame_text_number,
+    frame_text_to_row,
     frame_to_row,
+    in_videos_filter,
     info_to_video,
     row_source,
     row_to_chunk,
     video_to_info,
+    windows_filter,
 )
 from rag.types import Chunk, Frame, Segment, Video
 
@@ -52,6 +56,14 @@ def _lite_options(settings: Settings) -> dict:
     if not settings.is_milvus_lite:
         return {}
     return {"grpc_options": {"grpc.keepalive_time_ms": 2**31 - 1, "grpc.keepalive_permit_without_calls": 0}}
+
+
+class VideoText(NamedTuple):
+    """All the text of one video, each kind in time order."""
+
+    said: list[Segment]  # the transcript's segments
+    seen: list[Segment]  # the frames' descriptions (the describe stage)
+    screen: list[Segment]  # what is written on screen (the read stage)
 
 
 class Store:
@@ -149,22 +161,35 @@ class Store:
         rows = [chunk_to_row(video_id, i, chunk, vectors[i], segment_vectors[i]) for i, chunk in enumerate(chunks)]
         self._insert(TEXT_COLLECTION, rows)
 
-    def insert_descriptions(self, video_id: str, described: Sequence[tuple[int, Chunk]], vectors) -> None:
-        """What frames show, as text rows beside the transcript: (frame number, one-segment chunk),
-        so dense and BM25 search find them as they find speech. Each row is written whole; rows
-        of a committed video are visible as soon as they are written."""
+    def insert_frame_text(self, video_id: str, source: str, rows: Sequence[tuple[int, Chunk]], vectors,
+                          segment_vectors=None) -> None:
+        """Text read off frames, as text rows beside the transcript: (the frame it starts at,
+        a chunk), `source` "visual" (descriptions: one segment, itself) or "screen" (OCR: a
+        segment per line, with `segment_vectors[i]` for row i), so dense and BM25 search find
+        them as they find speech. Each row is written whole; rows of a committed video are
+        visible as soon as they are written."""
         with_source = self.text_has_source()
-        rows = [description_to_row(video_id, number, chunk, vectors[i], with_source)
-                for i, (number, chunk) in enumerate(described)]
-        self._insert(TEXT_COLLECTION, rows)
+        made = [frame_text_to_row(video_id, source, number, chunk, vectors[i], with_source,
+                                  None if segment_vectors is None else segment_vectors[i])
+                for i, (number, chunk) in enumerate(rows)]
+        self._insert(TEXT_COLLECTION, made)
+
+    def frame_text_ids(self, video_id: str, source: str) -> dict[int, str]:
+        """{frame number: row id} of this video's `source` rows ("visual" or "screen")."""
+        if not self._has(TEXT_COLLECTION):
+            return {}
+        rows = self.client.query(TEXT_COLLECTION, filter=f"video_id == {json.dumps(video_id)}",
+                                 output_fields=["id"], limit=QUERY_LIMIT)
+        return {found[1]: row["id"] for row in rows
+                if (found := frame_text_number(row["id"])) is not None and found[0] == source}
 
     def described_frames(self, video_id: str) -> set[int]:
         """The numbers of this video's frames that have a description row."""
-        if not self._has(TEXT_COLLECTION):
-            return set()
-        rows = self.client.query(TEXT_COLLECTION, filter=f"video_id == {json.dumps(video_id)}",
-                                 output_fields=["id"], limit=QUERY_LIMIT)
-        return {number for row in rows if (number := description_number(row["id"])) is not None}
+        return set(self.frame_text_ids(video_id, "visual"))
+
+    def delete_rows(self, collection: str, ids: Sequence[str]) -> None:
+        if ids and self._has(collection):
+            self.client.delete(collection, ids=list(ids))
 
     def text_has_source(self) -> bool:
         """Text collections made before frame descriptions have no `source` field (Milvus Lite
@@ -250,22 +275,24 @@ class Store:
         )
         return sorted((row_to_chunk(row) for row in rows if row_source(row) == "speech"), key=lambda c: c.start_s)
 
-    def video_text(self, video_id: str) -> tuple[list[Segment], list[Segment]]:
-        """A video's transcript segments, and its frame descriptions (text rows whose `source` is
-        "visual", in libraries whose text collection has that field), each in time order."""
+    def video_text(self, video_id: str) -> VideoText:
+        """A video's transcript segments, frame descriptions and screen text, each in time order."""
         if not self._has(TEXT_COLLECTION):
-            return [], []
-        if not self.text_has_source():
-            return [s for chunk in self.chunks(video_id) for s in chunk.segments], []
+            return VideoText([], [], [])
+        fields = ["id", "start_s", "end_s", "text", "segments", *(["source"] if self.text_has_source() else [])]
         rows = self.client.query(TEXT_COLLECTION, filter=f"video_id == {json.dumps(video_id)}",
-                                 output_fields=["start_s", "end_s", "text", "segments", "source"], limit=QUERY_LIMIT)
-        segments, descriptions = [], []
+                                 output_fields=fields, limit=QUERY_LIMIT)
+        found = VideoText([], [], [])
         for row in rows:
-            if row.get("source") == "visual":
-                descriptions.append(Segment(float(row["start_s"]), float(row["end_s"]), row["text"]))
+            source = row_source(row)
+            if source == "speech":
+                found.said.extend(row_to_chunk(row).segments)
             else:
-                segments.extend(row_to_chunk(row).segments)
-        return sorted(segments, key=lambda s: s.start_s), sorted(descriptions, key=lambda s: s.start_s)
+                (found.seen if source == "visual" else found.screen).append(
+                    Segment(float(row["start_s"]), float(row["end_s"]), row["text"]))
+        for part in found:
+            part.sort(key=lambda s: s.start_s)
+        return found
 
     def frames(self, video_id: str) -> list[Frame]:
         rows = self.client.query(
@@ -286,7 +313,7 @@ class Store:
             return []
         metric = VECTOR_METRIC if field == "dense" else "BM25"
         hits = self.client.search(
-            TEXT_COLLECTION, data=[query], anns_field=field, limit=limit, filter=_in_videos(video_ids),
+            TEXT_COLLECTION, data=[query], anns_field=field, limit=limit, filter=in_videos_filter(video_ids),
             output_fields=["video_id", "start_s", "end_s", "text", "segments"], search_params={"metric_type": metric},
         )
         return [{**hit["entity"], "id": hit["id"], "score": float(hit["distance"])} for hit in hits[0]]
@@ -298,7 +325,7 @@ class Store:
         if not self._has(IMAGE_COLLECTION) or video_ids == []:
             return []
         hits = self.client.search(
-            IMAGE_COLLECTION, data=[vector], anns_field="vector", limit=limit, filter=_in_videos(video_ids),
+            IMAGE_COLLECTION, data=[vector], anns_field="vector", limit=limit, filter=in_videos_filter(video_ids),
             output_fields=["video_id", "timestamp_s", "frame_path"], search_params={"metric_type": VECTOR_METRIC},
         )
         return [(h["entity"]["video_id"], self._frame(h["entity"]), float(h["distance"])) for h in hits[0]]
@@ -308,7 +335,7 @@ class Store:
         if not windows or not self._has(IMAGE_COLLECTION):
             return []
         rows = self.client.query(
-            IMAGE_COLLECTION, filter=_windows(windows, "timestamp_s >= {start} and timestamp_s <= {end}"),
+            IMAGE_COLLECTION, filter=windows_filter(windows, "timestamp_s >= {start} and timestamp_s <= {end}"),
             output_fields=["video_id", "timestamp_s", "frame_path"], limit=QUERY_LIMIT,
         )
         return [(row["video_id"], self._frame(row)) for row in rows]
@@ -323,15 +350,23 @@ class Store:
 
     def chunks_within(self, windows: Sequence[tuple[str, float, float]], source: str = "speech"
                       ) -> list[tuple[str, Chunk]]:
-        """Chunks of `source` ("speech" or "visual") that overlap any of the (video id, start,
-        end) windows, in one query."""
+        """Chunks of `source` ("speech", "visual" or "screen") that overlap any of the (video
+        id, start, end) windows, in one query."""
+        return [(vid, chunk) for vid, found, chunk in self._text_within(windows) if found == source]
+
+    def frame_text_within(self, windows: Sequence[tuple[str, float, float]]) -> list[tuple[str, str, Chunk]]:
+        """Descriptions and screen text overlapping any of the windows, in one query:
+        (video id, source, chunk)."""
+        return [row for row in self._text_within(windows) if row[1] in FRAME_TEXT_SOURCES]
+
+    def _text_within(self, windows: Sequence[tuple[str, float, float]]) -> list[tuple[str, str, Chunk]]:
         if not windows or not self._has(TEXT_COLLECTION):
             return []
-        rows = self.client.query(
-            TEXT_COLLECTION, filter=_windows(windows, "start_s <= {end} and end_s >= {start}"),
-            output_fields=["id", "video_id", "start_s", "end_s", "text", "segments"], limit=QUERY_LIMIT,
-        )
-        return [(row["video_id"], row_to_chunk(row)) for row in rows if row_source(row) == source]
+        fields = ["id", "video_id", "start_s", "end_s", "text", "segments",
+                  *(["source"] if self.text_has_source() else [])]
+        overlapping = windows_filter(windows, "start_s <= {end} and end_s >= {start}")
+        rows = self.client.query(TEXT_COLLECTION, filter=overlapping, output_fields=fields, limit=QUERY_LIMIT)
+        return [(row["video_id"], row_source(row), row_to_chunk(row)) for row in rows]
 
     def _frame(self, row: dict) -> Frame:
         return Frame(float(row["timestamp_s"]), str(self.data_dir / row["frame_path"]))
@@ -340,22 +375,6 @@ class Store:
         self.client.close()
         if self.settings.is_milvus_lite:
             lite_speedup.thaw()  # what was frozen at open may now become garbage
-
-
-# --- schemas -------------------------------------------------------------------------------
-
-
-def _in_videos(video_ids: Sequence[str] | None) -> str:
-    """A filter for rows of these videos only ("" for all rows)."""
-    return f"video_id in {json.dumps(list(video_ids))}" if video_ids is not None else ""
-
-
-def _windows(windows: Sequence[tuple[str, float, float]], condition: str) -> str:
-    """A filter matching `condition` in any of the (video id, start, end) windows."""
-    return " or ".join(
-        f"(video_id == {json.dumps(video_id)} and {condition.format(start=float(start), end=float(end))})"
-        for video_id, start, end in windows
-    )
 
 
 def _lite_is_locked(db_dir: Path) -> bool:

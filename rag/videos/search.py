@@ -110,9 +110,12 @@ def fuse(rankings: list[list[str]]) -> dict[str, float]:
 
 def listed_video(store, video: Video) -> dict:
     """A video as `vidrag list --json` and the API list it: its fields (not each frame's tags),
-    how many frames are described, and where a video added by URL came from."""
+    how many frames are described, its rows of screen text and whether it was read (the OCR
+    engine's name, or ""), and where a video added by URL came from."""
     data = {k: v for k, v in video.to_json().items() if k != "frame_tags"}
     data["described_frames"] = len(store.described_frames(video.id))
+    data["screen_rows"] = len(store.frame_text_ids(video.id, "screen"))
+    data["screen_read"] = video.extra.get("screen_read", "")
     data["source_url"] = video.extra.get("source_url", "")
     data["title"] = video.extra.get("title", "")
     return data

@@ -346,7 +346,9 @@ def summarize_video(store, settings: Settings, video_id: str, force: bool = Fals
     video = store.get_video(video_id)
     if video is None:
         raise VidragError(f"no video with id {video_id}")
-    segments, descriptions = store.video_text(video_id)
+    segments, descriptions, screen = store.video_text(video_id)
+    # Text on screen is part of what the frames show: a silent slide deck is summarized by its slides.
+    descriptions = sorted([*descriptions, *screen], key=lambda s: s.start_s)
     summary = Summarizer(settings).summarize(video, segments, descriptions, store.frames(video_id))
     if store.get_video(video_id) is None:  # removed while the VLM was writing
         raise VidragError(f"{video.name} was removed while it was being summarized")

@@ -197,6 +197,8 @@ def print_moments(moments) -> None:
             print(printable(f"   said: \"{m.text}\""))
         if m.seen:
             print(printable(f"   seen: \"{m.seen}\""))
+        if m.screen:  # lines of text on screen, on one line here
+            print(printable(f"   screen: \"{' / '.join(m.screen.splitlines())}\""))
         if m.frame:
             print(printable(f"   frame at [{format_clock(m.frame.timestamp_s)}]: {m.frame.path}"))
 

@@ -126,6 +126,7 @@ def moment_from_json(data: dict):
         video_id=data["video_id"], video_name=data["video_name"], start_s=data["start_s"], end_s=data["end_s"],
         text=data.get("text", ""), frame=frame,
         score=data.get("score", 0.0), signals=tuple(data.get("signals", ())), seen=data.get("seen", ""),
+        screen=data.get("screen", ""),
     )
 
 

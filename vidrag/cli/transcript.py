@@ -32,7 +32,7 @@ def transcript(video_id: str, form: str) -> int:
         store = Store(settings)
         try:
             video = find_video(store, video_id)
-            said, _ = store.video_text(video.id)
+            said = store.video_text(video.id).said
         finally:
             store.close()
         text = format_transcript(said, form)

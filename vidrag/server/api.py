@@ -106,7 +106,7 @@ def build_api(get_services: Callable[[], Services]) -> FastAPI:
             raise Failure(422, f"unknown format {format!r}; one of {', '.join(TRANSCRIPT_FORMATS)}")
         services = get_services()
         video = _find(services, video_id)
-        said, _ = services.library.store.video_text(video.id)
+        said = services.library.store.video_text(video.id).said
         return PlainTextResponse(format_transcript(said, format), media_type=MEDIA_TYPES[format])
 
     @api.get("/search")

@@ -53,6 +53,17 @@ def add_video_routes(api: FastAPI, get_services: Callable, find: Callable, failu
         job = services.jobs.submit_describe(video.id, video.name, force=force)
         return JSONResponse({"job_id": job.id, "jobs": [job.to_json()]}, status_code=202)
 
+    @api.post("/videos/{video_id}/read", status_code=202)
+    def read(video_id: str, force: bool = False) -> JSONResponse:
+        """Read the text on screen of a video indexed without it (`force`: again), as `vidrag
+        read` does: a durable job. 202: the job."""
+        services = get_services()
+        video = find(services, video_id)
+        if not video.has_video:
+            raise failure(422, f"{video.name}: audio only, nothing to read")
+        job = services.jobs.submit_read(video.id, video.name, force=force)
+        return JSONResponse({"job_id": job.id, "jobs": [job.to_json()]}, status_code=202)
+
     @api.post("/videos/{video_id}/summary")
     def summary(video_id: str, force: bool = False) -> dict:
         """The video's summary and chapters: the stored ones, or written by the VLM now (and

@@ -93,7 +93,11 @@ def sources(moments: list[Moment], message_index: int) -> None:
             words.caption(as_text(excerpt))
         if moment.seen:
             seen = moment.seen if len(moment.seen) <= EXCERPT_CHARS else moment.seen[:EXCERPT_CHARS] + "…"
-            words.caption(as_text(f"On screen: {seen}"))
+            words.caption(as_text(f"Seen: {seen}"))
+        if moment.screen:
+            screen = " / ".join(moment.screen.splitlines())
+            screen = screen if len(screen) <= EXCERPT_CHARS else screen[:EXCERPT_CHARS] + "…"
+            words.caption(as_text(f"Written on screen: {screen}"))
         with words.container(horizontal=True):
             st.button(f"▶ Play from {format_clock(moment.start_s)}", key=f"source-{message_index}-{i}",
                       on_click=play, args=(moment.video_id, moment.start_s))

@@ -133,7 +133,7 @@ def render(app: App) -> None:
     st.caption(as_text(" · ".join(details)))
     stored = VideoIndex(app.library.store).get_summary(video.id)
     summary = VideoSummary.from_info(stored) if stored else None
-    segments, descriptions = app.library.store.video_text(video.id)
+    segments, descriptions, screen = app.library.store.video_text(video.id)
 
     watch, about = st.columns([3, 2])
     with watch:
@@ -142,6 +142,8 @@ def render(app: App) -> None:
         timed_lines(video, "Transcript", segments, "transcript")
         if descriptions:
             timed_lines(video, "What is seen", descriptions, "descriptions")
+        if screen:
+            timed_lines(video, "Written on screen", screen, "screen")
     with about:
         if summary and summary.chapters:
             chapters(video, summary)
