@@ -76,16 +76,21 @@ class ScreenReader:
         """The lines in `image` (a path or an RGB array), top to bottom, left to right."""
         with self._lock:
             result = self._engine(image)
-        if not result.txts:
-            return []
-        lines = []
-        for text, score, box in zip(result.txts, result.scores, result.boxes, strict=True):
-            text = " ".join(str(text).split())
-            if float(score) < self.min_confidence or sum(ch.isalnum() for ch in text) < MIN_CHARACTERS:
-                continue
-            xs, ys = [float(p[0]) for p in box], [float(p[1]) for p in box]
-            lines.append(TextLine(text, float(score), (min(xs), min(ys), max(xs), max(ys))))
-        return reading_order(lines)
+        return kept_lines(result.txts or (), result.scores or (), result.boxes if result.txts else (),
+                          self.min_confidence)
+
+
+def kept_lines(texts, scores, boxes, min_confidence: float) -> list[TextLine]:
+    """The engine's lines (text, score, four corner points each) that are text and at least as
+    confident as the floor, in reading order."""
+    lines = []
+    for text, score, box in zip(texts, scores, boxes, strict=True):
+        text = " ".join(str(text).split())
+        if float(score) < min_confidence or sum(ch.isalnum() for ch in text) < MIN_CHARACTERS:
+            continue
+        xs, ys = [float(p[0]) for p in box], [float(p[1]) for p in box]
+        lines.append(TextLine(text, float(score), (min(xs), min(ys), max(xs), max(ys))))
+    return reading_order(lines)
 
 
 def reading_order(lines: list[TextLine]) -> list[TextLine]:

@@ -142,8 +142,9 @@ def render(app: App) -> None:
         timed_lines(video, "Transcript", segments, "transcript")
         if descriptions:
             timed_lines(video, "What is seen", descriptions, "descriptions")
-        if screen:
-            timed_lines(video, "Written on screen", screen, "screen")
+        if screen:  # a row's lines, on one line each
+            lines = [Segment(s.start_s, s.end_s, " / ".join(s.text.splitlines())) for s in screen]
+            timed_lines(video, "Written on screen", lines, "screen")
     with about:
         if summary and summary.chapters:
             chapters(video, summary)

@@ -1,0 +1,161 @@
+"""The read stage: RapidOCR's real models on Pillow-drawn slides, screen-text rows (one per
+stretch of unchanged text, a new one when a bullet appears), search by the words on screen, a
+text-free video that costs no rows, and `vidrag read` backfill: idempotent, forced, interrupted."""
+
+import json
+
+import pytest
+
+from conftest import ffmpeg
+from evals.slides import Line, Slide, build
+from ingest.ocr import engine_installed, kept_lines, reading_order
+from ingest.stages.read import screen_rows
+from rag.types import Frame
+
+needs_engine = pytest.mark.skipif(not engine_installed(), reason="rapidocr + onnxruntime (requirements.txt) missing")
+
+# Three slides, 43 s: frames at 0, 5, ... 40 s. The second's bullet comes in 9 s after it does.
+SLIDES = (
+    Slide("Quarterly Revenue Review", (Line("Sales grew in every region"),), 12),
+    Slide("Roadmap Priorities", (Line("Ship the offline installer first"),
+                                 Line("Hire two support engineers", appears_after_s=9)), 20),
+    Slide("Shell Commands", (Line("docker compose up", 40, "mono"),), 11, background=(25, 25, 25),
+          ink=(150, 230, 150), title_ink=(240, 240, 240)),
+)
+BULLET_AT_S = 12 + 9
+INTERVAL_S = 5.0
+
+
+def _frames(count: int) -> list[Frame]:
+    return [Frame(n * INTERVAL_S, f"/f/{n}.jpg") for n in range(count)]
+
+
+def test_unchanged_text_is_one_row_and_new_text_starts_another():
+    title, bullet, late = "Roadmap Priorities", "Ship the offline installer", "Hire two engineers"
+    lines = [[title, bullet], [title, bullet], [title.lower(), "Ship the offIine installer"],  # an OCR slip
+             [title, bullet, late], [bullet, late],  # the title misread away: the row goes on
+             [], ["Other slide"]]
+    rows = screen_rows(_frames(len(lines)), lines, INTERVAL_S)
+    assert [(n, c.start_s, c.end_s) for n, c in rows] == [(0, 0.0, 15.0), (3, 15.0, 25.0), (6, 30.0, 35.0)]
+    assert rows[0][1].text == f"{title}\n{bullet}"
+    assert [s.text for s in rows[1][1].segments] == [title, bullet, late]  # a segment per line
+    assert all((s.start_s, s.end_s) == (15.0, 25.0) for s in rows[1][1].segments)
+    assert screen_rows(_frames(3), [[], [], []], INTERVAL_S) == []
+
+
+def test_lines_below_the_floor_and_smudges_are_dropped_and_the_rest_read_in_order():
+    def box(left, top, right, bottom):
+        return [[left, top], [right, top], [right, bottom], [left, bottom]]
+
+    texts = ["right column", "Title", "left column", "blurry", "·"]
+    scores = [0.93, 0.99, 0.91, 0.31, 0.95]
+    boxes = [box(700, 200, 900, 240), box(80, 60, 500, 120), box(80, 205, 300, 238), box(80, 400, 200, 430),
+             box(600, 600, 610, 610)]
+    kept = kept_lines(texts, scores, boxes, min_confidence=0.6)
+    assert [line.text for line in kept] == ["Title", "left column", "right column"]
+    assert kept[0].confidence == pytest.approx(0.99) and kept[0].box == (80, 60, 500, 120)
+    assert reading_order([]) == []
+
+
+@needs_engine
+def test_the_engine_reads_a_slide_and_finds_nothing_on_a_picture_without_text(tmp_path):
+    from evals.slides import render
+    from ingest.ocr import load_reader
+    from rag.settings import Settings
+
+    slide = SLIDES[1]
+    render(slide, list(slide.lines)).save(tmp_path / "slide.png")
+    settings = Settings(_env_file=None)
+    reader = load_reader(settings.ocr_max_side, settings.ocr_min_confidence)
+    lines = reader.read(str(tmp_path / "slide.png"))
+    assert [line.text for line in lines] == [slide.title, *(line.text for line in slide.lines)]
+    assert all(line.confidence >= settings.ocr_min_confidence for line in lines)
+    ffmpeg("-f", "lavfi", "-i", "color=c=0x336699:s=640x360", "-frames:v", "1", str(tmp_path / "plain.jpg"))
+    assert reader.read(str(tmp_path / "plain.jpg")) == []
+
+
+def _ingestor(tmp_path, **overrides):
+    from ingest.pipeline import Ingestor
+    from rag.settings import Settings
+
+    return Ingestor(Settings(data_dir=tmp_path / "data", summarize="off", describe="off", **overrides))
+
+
+@pytest.fixture
+def deck(tmp_path):
+    video, suite = build(tmp_path / "deck", SLIDES, name="roadmap")
+    return video, [json.loads(line) for line in suite.read_text().splitlines()]
+
+
+@needs_engine
+def test_a_silent_deck_is_found_by_the_words_on_its_slides(settings, tmp_path, deck):
+    from rag import Library
+
+    video, cases = deck
+    ingestor = _ingestor(tmp_path, ocr="auto")
+    result = ingestor.add(video)
+    store = ingestor.store
+    assert result.video.extra["screen_read"].startswith("rapidocr ")
+    rows = store.client.query("vidrag_text", filter=f'video_id == "{result.video.id}"',
+                              output_fields=["id", "start_s", "end_s", "text", "source"], limit=100)
+    assert rows and {row["source"] for row in rows} == {"screen"}  # no speech: screen text only
+    by_start = sorted(rows, key=lambda row: row["start_s"])
+    assert [row["text"].splitlines()[0] for row in by_start] == [
+        "Quarterly Revenue Review", "Roadmap Priorities", "Roadmap Priorities", "Shell Commands"]
+    assert by_start[0]["start_s"] == 0.0 and by_start[0]["end_s"] == pytest.approx(15, abs=1)  # 3 frames, 1 row
+    assert "Hire two support engineers" not in by_start[1]["text"]
+    assert BULLET_AT_S <= by_start[2]["start_s"] <= BULLET_AT_S + INTERVAL_S  # from the frame it appears in
+
+    searcher = Library(ingestor.settings, store=store).searcher
+    for case in cases:
+        for signals in (("dense",), ("bm25",)):
+            top = searcher.search(case["question"], k=3, signals=signals)[0]
+            assert abs(top.start_s - case["start_s"]) <= INTERVAL_S + 1e-6, (case, signals, top)
+            assert case["question"] in top.screen.splitlines() and top.text == ""
+    said, seen, screen = store.video_text(result.video.id)
+    assert said == seen == [] and len(screen) == 4
+    store.close()
+
+
+@needs_engine
+def test_a_video_without_text_gets_no_rows_but_counts_as_read(settings, tmp_path):
+    video = tmp_path / "sky.mp4"
+    ffmpeg("-f", "lavfi", "-i", "color=c=0x4477aa:s=320x180:r=5:d=15", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+           str(video))
+    ingestor = _ingestor(tmp_path, ocr="on")
+    result = ingestor.add(video)
+    assert result.warnings == ["no audio stream: indexed the frames only"]
+    assert ingestor.store.frame_text_ids(result.video.id, "screen") == {}
+    assert result.video.extra["screen_read"].startswith("rapidocr ")
+    ingestor.store.close()
+
+
+@needs_engine
+def test_vidrag_read_fills_in_a_video_indexed_without_it_and_changes_nothing_after(settings, tmp_path, deck):
+    from ingest.backfill import read_backfill
+
+    video, _ = deck
+    ingestor = _ingestor(tmp_path, ocr="off")
+    indexed = ingestor.add(video).video
+    store = ingestor.store
+    assert "screen_read" not in indexed.extra and store.frame_text_ids(indexed.id, "screen") == {}
+
+    def interrupt(stage, done, total):
+        if done == 3:
+            raise KeyboardInterrupt  # Ctrl-C while the frames are read
+
+    with pytest.raises(KeyboardInterrupt):
+        read_backfill(ingestor, indexed, progress=interrupt)
+    assert store.frame_text_ids(indexed.id, "screen") == {}  # nothing half-written
+    assert "screen_read" not in store.get_video(indexed.id).extra
+
+    first = read_backfill(ingestor, store.get_video(indexed.id))
+    assert first.newly_read and first.rows == 4 and first.warning == ""
+    ids = store.frame_text_ids(indexed.id, "screen")
+    assert len(ids) == 4 and store.get_video(indexed.id).extra["screen_read"].startswith("rapidocr ")
+    again = read_backfill(ingestor, store.get_video(indexed.id))
+    assert not again.newly_read and again.rows == 4
+    forced = read_backfill(ingestor, store.get_video(indexed.id), force=True)
+    assert forced.newly_read and store.frame_text_ids(indexed.id, "screen") == ids  # same rows, no copies
+    assert store.count_rows(indexed.id)["vidrag_text"] == 4
+    store.close()
