@@ -43,6 +43,7 @@ bench: $(VENV)/.dev
 	$(BIN)/python -m bench clips
 	$(BIN)/python -m bench videos $(BENCH_FLAGS)
 	$(BIN)/python -m bench server $(BENCH_FLAGS)
+	$(BIN)/python -m bench ocr $(BENCH_FLAGS)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

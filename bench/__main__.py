@@ -1,5 +1,5 @@
 """`python -m bench NAME [--json]`: frames, ingest, retrieval, prompt, describe, videos, clips,
-whisper, player, server. See BENCHMARKS.md."""
+whisper, player, server, ocr. See BENCHMARKS.md."""
 
 from __future__ import annotations
 
@@ -83,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     server.add_argument("--query-batch", type=int, nargs="+", default=[0, 32],
                         help="VIDRAG_QUERY_BATCH values to compare, one server each")
     server.add_argument("--default-shaped-models", action="store_true")
+    ocr = commands.add_parser("ocr", parents=[common],
+                              help="OCR engines side by side on the eval deck; the read stage's cost in an ingest")
+    ocr.add_argument("--minutes", type=float, default=10.0, help="length of the generated slide deck")
+    ocr.add_argument("--default-shaped-models", action="store_true")
     args = parser.parse_args(argv)
 
     if getattr(args, "default_shaped_models", False):
@@ -133,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
 
         result = bench.run(args.hours, clients=args.clients, seconds=args.seconds, single_s=args.single_seconds,
                            think_s=args.think, query_batches=tuple(args.query_batch))
+    elif args.name == "ocr":
+        from bench import ocr as bench
+
+        result = bench.run(args.minutes)
     else:
         from bench import prompt as bench
 

@@ -28,3 +28,9 @@ def test_video(seconds: int, height: int = 720, keyframe_s: float = 2.0, fps: in
     subprocess.run(args, check=True)
     path.with_suffix(".partial.mp4").rename(path)
     return path
+
+
+def shared_media(name: str) -> Path | None:
+    """A clip of ../shared/media beside the checkout, or None where that folder is missing."""
+    path = Path(__file__).resolve().parent.parent.parent / "shared" / "media" / name
+    return path if path.exists() else None

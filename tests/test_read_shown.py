@@ -36,7 +36,9 @@ def indexed(tmp_path_factory, whisper_checkpoint, clip_dir, minilm_dir):
         "VIDRAG_OCR": "auto", "VIDRAG_DESCRIBE": "off", "VIDRAG_SUMMARIZE": "off", "VIDRAG_VLM_BASE_URL": refused_url(),
     }
     video, suite = build(folder, SLIDES, name="roadmap")
-    subprocess.run([VIDRAG, "add", str(video)], cwd=folder, env=env, check=True, capture_output=True, timeout=600)
+    added = subprocess.run([VIDRAG, "add", str(video)], cwd=folder, env=env, check=True, capture_output=True,
+                           text=True, timeout=600)
+    assert added.stdout.rstrip().endswith("frames not described (VIDRAG_DESCRIBE=off), screen text read")
     listed = subprocess.run([VIDRAG, "list", "--json"], cwd=folder, env=env, check=True, capture_output=True,
                             text=True, timeout=600)
     (entry,) = json.loads(listed.stdout)

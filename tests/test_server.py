@@ -174,6 +174,11 @@ def test_whole_video_commands_and_eval_go_through_the_server(added, tmp_path):
                                                   f"point the MCP client at {server.url}/mcp\n")
     job = server.api("GET", "/jobs").json()["jobs"][-1]
     assert (job["kind"], job["state"], job["video_id"], job["result"]["described"]) == ("describe", "done", video_id, 0)
+    read = run("read", video_id, check=True)  # a job on the server too (its VIDRAG_OCR=off is for ingest)
+    assert re.fullmatch(rf"{video_id}  bunny.webm: \d+ screen-text rows from \d+ frames \(read now\)\n", read.stdout)
+    job = server.api("GET", "/jobs").json()["jobs"][-1]
+    assert (job["kind"], job["state"], job["result"]["newly_read"]) == ("read", "done", True)
+    assert server.api("GET", f"/videos/{video_id}").json()["screen_read"].startswith("rapidocr ")
     unknown = server.api("GET", "/search", params={"q": "Frank", "signal": "smell"})
     assert unknown.status_code == 422 and unknown.json() == {"error": "unknown signal 'smell'; one of "
                                                              "dense, bm25, clip, image"}

@@ -1,7 +1,8 @@
 """The read stage: what is written on screen (slides, code, signs, burnt-in captions), by OCR on
 the sampled frames, on any CPU and with no VLM.
 
-Each frame's text comes out as lines in reading order (ingest/ocr.py). Consecutive frames that
+Each frame's text comes out as lines in reading order (ingest/ocr.py); a frame that looks like
+the one before it (a still slide) keeps its lines without being read again. Consecutive frames that
 show the same text make one row spanning all of them: a slide on screen for 40 s is one row, not
 eight. A frame with a line the row lacks (a bullet appears, the slide changes) starts a new row
 there, so search lands where the words first show; a frame that shows only some of the row's
@@ -29,6 +30,13 @@ SOURCE = "screen"
 # Two readings of one line, frame to frame, differ by an OCR slip or two: this similar (difflib's
 # ratio, 0..1) they are the same line. A new bullet shares far less with any line above it.
 SAME_LINE = 0.85
+# A frame that looks like the one before is not read again: its text is the same. "Looks like":
+# on 320x180 grayscale thumbnails, fewer than SAME_PICTURE_PIXELS pixels differ by more than
+# SAME_PICTURE_LEVEL (of 255). Two samples of a still slide differ by at most ~15 (the encoder's
+# noise); a bullet of 40 px text coming in changes ~1,000 pixels, one 22 px word ~30.
+THUMBNAIL = (320, 180)
+SAME_PICTURE_LEVEL = 40
+SAME_PICTURE_PIXELS = 8
 
 Progress = Callable[[int, int], None]  # (frames done, frames to do)
 
@@ -67,14 +75,21 @@ def read_video(settings: Settings, store: Store, text_model, video_id: str, fram
         return outcome
     lines: list[list[str]] = []
     failed, first_error = 0, ""
+    previous = None  # the last frame's thumbnail
     progress(0, len(frames))
     for number, frame in enumerate(frames):
         try:
-            lines.append([line.text for line in reader.read(frame.path)])
+            thumbnail = _thumbnail(frame.path)
+            if previous is not None and lines and same_picture(previous, thumbnail):
+                lines.append(lines[-1])  # a still slide: the same words, for a fraction of the cost
+            else:
+                lines.append([line.text for line in reader.read(frame.path)])
+            previous = thumbnail
         except Exception as e:  # a frame the engine can't take: the others still count
             lines.append([])
             failed += 1
             first_error = first_error or first_line(e)
+            previous = None
         progress(number + 1, len(frames))
     outcome.frames = len(frames)
     outcome.with_text = sum(1 for found in lines if found)
@@ -123,6 +138,21 @@ def screen_rows(frames: Sequence[Frame], lines: Sequence[Sequence[str]], interva
         current, start, last = list(found), number, number
     close()
     return rows
+
+
+def _thumbnail(path: str):
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return np.asarray(image.convert("L").resize(THUMBNAIL, Image.BILINEAR), dtype=np.int16)
+
+
+def same_picture(a, b) -> bool:
+    """Whether two thumbnails show the same picture, up to the encoder's noise. Pure."""
+    import numpy as np
+
+    return a.shape == b.shape and int(np.count_nonzero(np.abs(a - b) > SAME_PICTURE_LEVEL)) < SAME_PICTURE_PIXELS
 
 
 def _same_line(a: str, b: str) -> bool:

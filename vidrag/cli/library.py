@@ -182,6 +182,7 @@ def _summary(result) -> str:
     if video.has_video:
         parts.append(f"{result.described} frames described" if not result.not_described
                      else f"frames not described ({result.not_described})")
+        parts.append("screen text read" if video.extra.get("screen_read") else "screen text not read")
     return f"{video.id}  {video.name}: {done}, {', '.join(parts)}"
 
 
