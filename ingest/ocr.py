@@ -20,7 +20,11 @@ from functools import lru_cache
 from rag.errors import VidragError, first_line
 
 ENGINE = "rapidocr"  # the package; its models come inside it
-MIN_CHARACTERS = 2  # a line with fewer letters or digits is a detector's smudge, not text
+# A line with fewer letters is a detector's smudge, or numbers alone: a clock, a counter, a page
+# number, which change from frame to frame (so every frame would be a row of its own) and hold
+# no word to search by. Measured: a test pattern's running clock, read as text, took ranks from
+# the transcript in `vidrag eval` (BENCHMARKS.md, "Reading the screen").
+MIN_LETTERS = 2
 
 
 class OCRError(VidragError):
@@ -81,12 +85,12 @@ class ScreenReader:
 
 
 def kept_lines(texts, scores, boxes, min_confidence: float) -> list[TextLine]:
-    """The engine's lines (text, score, four corner points each) that are text and at least as
-    confident as the floor, in reading order."""
+    """The engine's lines (text, score, four corner points each) that hold words and are at
+    least as confident as the floor, in reading order."""
     lines = []
     for text, score, box in zip(texts, scores, boxes, strict=True):
         text = " ".join(str(text).split())
-        if float(score) < min_confidence or sum(ch.isalnum() for ch in text) < MIN_CHARACTERS:
+        if float(score) < min_confidence or sum(ch.isalpha() for ch in text) < MIN_LETTERS:
             continue
         xs, ys = [float(p[0]) for p in box], [float(p[1]) for p in box]
         lines.append(TextLine(text, float(score), (min(xs), min(ys), max(xs), max(ys))))

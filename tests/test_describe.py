@@ -130,7 +130,7 @@ def test_a_library_from_before_descriptions_keeps_working(settings, monkeypatch,
     """A text collection without the `source` field (made by the previous version) opens, its
     transcript is found, and descriptions backfilled into it are told apart by their ids."""
     import rag.store.store
-    from ingest.backfill import backfill, read_backfill
+    from ingest.backfill import backfill
     from rag import Library
 
     todays_schema = rag.store.store._text_schema
@@ -150,12 +150,6 @@ def test_a_library_from_before_descriptions_keeps_working(settings, monkeypatch,
     top = library.searcher.search(frame_word(at), k=1, signals=("dense", "bm25"))[0]  # CLIP's weights are random
     assert top.frame.timestamp_s == pytest.approx(at) and frame_word(at) in top.seen
     assert "knead" in library.search("knead the dough", k=1)[0].text
-    # Screen text too (the read stage): testsrc2 draws its clock, so each frame is a row, read
-    # back as screen text by its id, not as transcript or description.
-    read = read_backfill(ingestor, store.get_video(video.id))
-    said, seen, screen = store.video_text(video.id)
-    assert read.newly_read and len(screen) == read.rows == 4 and len(seen) == 4
-    assert screen[2].text.startswith("00:00:10") and len(store.chunks(video.id)) == 1
     store.close()
 
 

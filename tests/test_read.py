@@ -47,12 +47,13 @@ def test_lines_below_the_floor_and_smudges_are_dropped_and_the_rest_read_in_orde
     def box(left, top, right, bottom):
         return [[left, top], [right, top], [right, bottom], [left, bottom]]
 
-    texts = ["right column", "Title", "left column", "blurry", "·"]
-    scores = [0.93, 0.99, 0.91, 0.31, 0.95]
+    texts = ["right column", "Title", "left column", "blurry", "·", "00:00:10.000", "x = 2 * y"]
+    scores = [0.93, 0.99, 0.91, 0.31, 0.95, 0.99, 0.9]
     boxes = [box(700, 200, 900, 240), box(80, 60, 500, 120), box(80, 205, 300, 238), box(80, 400, 200, 430),
-             box(600, 600, 610, 610)]
+             box(600, 600, 610, 610), box(1000, 10, 1200, 40), box(80, 500, 300, 540)]
     kept = kept_lines(texts, scores, boxes, min_confidence=0.6)
-    assert [line.text for line in kept] == ["Title", "left column", "right column"]
+    # Numbers alone (a clock) hold no word to search by; a line of code with two letters does.
+    assert [line.text for line in kept] == ["Title", "left column", "right column", "x = 2 * y"]
     assert kept[0].confidence == pytest.approx(0.99) and kept[0].box == (80, 60, 500, 120)
     assert reading_order([]) == []
 
@@ -84,6 +85,14 @@ def test_the_engine_reads_a_slide_and_finds_nothing_on_a_picture_without_text(tm
     assert all(line.confidence >= settings.ocr_min_confidence for line in lines)
     ffmpeg("-f", "lavfi", "-i", "color=c=0x336699:s=640x360", "-frames:v", "1", str(tmp_path / "plain.jpg"))
     assert reader.read(str(tmp_path / "plain.jpg")) == []
+
+
+def test_screen_rows_are_told_apart_by_their_ids_where_the_collection_has_no_source_field():
+    from rag.store import frame_text_number, row_source
+
+    assert row_source({"id": "3f75b734:s12"}) == "screen" and frame_text_number("3f75b734:s12") == ("screen", 12)
+    assert row_source({"id": "3f75b734:d4"}) == "visual" and row_source({"id": "3f75b734:t0"}) == "speech"
+    assert frame_text_number("3f75b734:t0") is None and row_source({"id": "a:s1", "source": "screen"}) == "screen"
 
 
 def _ingestor(tmp_path, **overrides):

@@ -44,7 +44,6 @@ Progress = Callable[[int, int], None]  # (frames done, frames to do)
 @dataclass
 class ReadOutcome:
     frames: int = 0  # frames read
-    with_text: int = 0  # of them, frames with text
     rows: int = 0  # screen-text rows written
     skipped: str = ""  # why no frame was read (off, no engine), or ""
     warning: str = ""  # one line when some frames could not be read, or ""
@@ -92,7 +91,6 @@ def read_video(settings: Settings, store: Store, text_model, video_id: str, fram
             previous = None
         progress(number + 1, len(frames))
     outcome.frames = len(frames)
-    outcome.with_text = sum(1 for found in lines if found)
     rows = screen_rows(frames, lines, 1.0 / settings.frame_fps)
     if rows:
         # Each row's vector, and one per line: search narrows a hit on a busy slide to the line
@@ -107,7 +105,7 @@ def read_video(settings: Settings, store: Store, text_model, video_id: str, fram
         store.insert_frame_text(video_id, SOURCE, rows, outcome.vectors, line_vectors)
     outcome.rows, outcome.starts = len(rows), [number for number, _ in rows]
     if failed:
-        outcome.warning = f"{failed} of {len(frames)} frames not read ({first_error}); `vidrag read --force` retries"
+        outcome.warning = f"{failed} of {len(frames)} frames not read ({first_error}); `vidrag read` retries"
     else:
         outcome.engine = engine_label()
     return outcome
