@@ -76,3 +76,16 @@ def test_real_clip_paraphrase_lands_in_its_5_second_window(ingestor, shared_medi
     moments = Library(ingestor.settings, store=ingestor.store).search("when does the little bird stretch", k=3)
     bird = [m for m in moments if m.start_s == pytest.approx(5.0)]
     assert bird and bird[0].end_s == pytest.approx(9.8), [(m.start_s, m.end_s, m.text) for m in moments]
+
+
+def test_a_question_that_quotes_a_segment_word_for_word_is_measured_by_how_much_it_covers():
+    from rag.retrieval.search import quoted_share
+    from rag.types import Chunk, Segment
+
+    lines = (Segment(0, 5, "Roadmap Priorities"), Segment(0, 5, "Ship the offline installer first!"))
+    chunk = Chunk(0, 5, "\n".join(s.text for s in lines), lines)
+    assert quoted_share("roadmap priorities", chunk) == 1.0  # a whole line, case aside
+    assert quoted_share("the offline installer", chunk) == 0.6  # 3 of the line's 5 words
+    assert quoted_share("offline the installer", chunk) == 0.0  # out of order: not a quote
+    assert quoted_share("Priorities Ship", chunk) == 0.0  # across two lines: not one segment's
+    assert quoted_share("installer", chunk) == 0.0  # one word is BM25's to find

@@ -36,7 +36,12 @@ LEXICAL_WEIGHT = 0.5  # weight of query words found verbatim, next to cosine sim
 # segment is the most precise evidence, so it counts double; a frame's vote counts half, so that
 # in talk, where most frames look alike, CLIP breaks ties instead of overruling the transcript.
 WEIGHTS = {"dense": 1.0, "bm25": 1.0, "clip": 0.5, "segment": 2.0,
-           "image": 1.0}  # an image the user gave is a query of its own, not a tie-breaker
+           "image": 1.0,  # an image the user gave is a query of its own, not a tie-breaker
+           # A question that quotes a segment (a line on screen, a sentence said) word for word:
+           # as sharp as evidence gets, so a frame's vote can't reorder two chunks that share
+           # words with it but only one quotes (issue 21's slide titles, BENCHMARKS.md).
+           "phrase": 2.0}
+MIN_PHRASE_WORDS = 2  # a single word is BM25's to find, not a quotation
 _WORD = re.compile(r"[\w']+", re.UNICODE)
 _STOPWORDS = frozenset(
     "a an and are as at be but by did do does for from had has have he her his how i in is it its of on or"
@@ -188,6 +193,11 @@ class Searcher:
         by_segment = sorted(range(len(top)), key=lambda i: -spans[i].score)
         for rank, i in enumerate(by_segment):
             top[i]["score"] += WEIGHTS["segment"] / (RRF_K + rank + 1)
+        # One more list: the chunks with a segment the question quotes, the tightest quote first.
+        coverage = [quoted_share(question, chunk) for chunk in chunks]
+        quoting = sorted((i for i in range(len(top)) if coverage[i] > 0), key=lambda i: -coverage[i])
+        for rank, i in enumerate(quoting):
+            top[i]["score"] += WEIGHTS["phrase"] / (RRF_K + rank + 1)
         return [
             mark_visual(_Candidate(e["row"]["video_id"], span.start_s, span.end_s, span.text, e["score"], e["signals"]),
                         e["row"])
@@ -297,6 +307,21 @@ def narrow(chunks: list[Chunk], segment_vectors: list[np.ndarray], question: str
         run = chunk.segments[first : last + 1]
         spans.append(Span(run[0].start_s, run[-1].end_s, " ".join(s.text for s in run), scores[best]))
     return spans
+
+
+def quoted_share(question: str, chunk: Chunk) -> float:
+    """How much of the segment that the question quotes word for word (in order, ignoring case
+    and punctuation) the quote covers, 0..1; 0 when no segment holds it, or for a question of
+    fewer than MIN_PHRASE_WORDS words. Pure."""
+    quote = [w.lower() for w in _WORD.findall(question)]
+    if len(quote) < MIN_PHRASE_WORDS:
+        return 0.0
+    best = 0.0
+    for segment in chunk.segments:
+        words = [w.lower() for w in _WORD.findall(segment.text)]
+        if any(words[i : i + len(quote)] == quote for i in range(len(words) - len(quote) + 1)):
+            best = max(best, len(quote) / len(words))
+    return best
 
 
 def _content_words(text: str) -> set[str]:
