@@ -21,9 +21,8 @@ from rag.errors import VidragError, first_line
 
 ENGINE = "rapidocr"  # the package; its models come inside it
 # A line with fewer letters is a detector's smudge, or numbers alone: a clock, a counter, a page
-# number, which change from frame to frame (so every frame would be a row of its own) and hold
-# no word to search by. Measured: a test pattern's running clock, read as text, took ranks from
-# the transcript in `vidrag eval` (BENCHMARKS.md, "Reading the screen").
+# number, which change from frame to frame (a test pattern's clock made every frame a row of its
+# own) and hold no word to search by.
 MIN_LETTERS = 2
 
 
