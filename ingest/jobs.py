@@ -81,15 +81,11 @@ class JobQueue:
         url = check_url(url)
         return self._queue(Job("url", url, url))
 
-    def submit_describe(self, video_id: str, name: str, force: bool = False) -> Job:
-        """Queue descriptions and tags for a video that lacks them (`force`: all again), as
-        `vidrag describe` does. Rerunning it is harmless: it only sends what is missing."""
-        return self._queue(Job("describe", video_id, name, result={"force": force}))
-
-    def submit_read(self, video_id: str, name: str, force: bool = False) -> Job:
-        """Queue the screen text of a video indexed without it (`force`: again), as `vidrag read`
-        does. Rerunning it is harmless: a video that was read is skipped."""
-        return self._queue(Job("read", video_id, name, result={"force": force}))
+    def submit_backfill(self, kind: str, video_id: str, name: str, force: bool = False) -> Job:
+        """Queue what a video indexed without it lacks (`force`: all again), as `vidrag describe`
+        (kind "describe": descriptions and tags) or `vidrag read` ("read": screen text) does.
+        Rerunning it is harmless: only what is missing is done."""
+        return self._queue(Job(kind, video_id, name, result={"force": force}))
 
     def _queue(self, job: Job) -> Job:
         job.progress = dict.fromkeys(stages_of(job), 0.0)

@@ -116,7 +116,7 @@ def _add(paths, settings: Settings) -> int:
     for path in files:
         label = path if isinstance(path, str) else path.name
         try:
-            with _ProgressBars(label) as bars:
+            with ProgressBars(label) as bars:
                 if isinstance(path, str):
                     result = _add_url(server, ingestor, path, bars)
                 else:
@@ -233,23 +233,39 @@ def _remove(ids, settings: Settings) -> int:
     return EXIT_ERROR if failed else 0
 
 
-def _describe(ids, force: bool, settings: Settings) -> int:
-    from ingest.backfill import backfill
+def backfill_targets(ids, settings: Settings):
+    """(server or None, ingestor or None, videos) for `describe`/`read` of `ids` (none: every
+    video): through a running server, which owns the library, or on the library itself."""
     from vidrag.cli.remote import server_for, video_from_json
 
     server = server_for(settings)
-    ingestor = _open_ingestor(settings) if server is None else None
     if server is not None:
         videos = [video_from_json(server.get(f"/videos/{quote(i, safe='')}")) for i in ids] or [
             video_from_json(v) for v in server.get("/videos")["videos"]]
-    else:
-        videos = [ingestor.find(video_id) for video_id in ids] or ingestor.store.list_videos()
+        return server, None, videos
+    ingestor = _open_ingestor(settings)
+    return None, ingestor, [ingestor.find(video_id) for video_id in ids] or ingestor.store.list_videos()
+
+
+def backfill_job(server, kind: str, video, force: bool, bars) -> dict:
+    """A `describe` or `read` job for one video on the server, waited for: the finished job."""
+    queued = server.call("POST", f"/videos/{video.id}/{kind}", params={"force": "true"} if force else {})
+    job = server.wait(queued.json()["job_id"], progress=bars.update)
+    if job["state"] == "failed":
+        raise VidragError(job["message"])
+    return job
+
+
+def _describe(ids, force: bool, settings: Settings) -> int:
+    from ingest.backfill import backfill
+
+    server, ingestor, videos = backfill_targets(ids, settings)
     failed = 0
     for video in videos:
         if not video.has_video:
             print(printable(f"{video.id}  {video.name}: audio only, nothing to describe"))
             continue
-        with _ProgressBars(video.name) as bars:
+        with ProgressBars(video.name) as bars:
             if server is not None:  # a job on the server, waited for: the same figures
                 video, result = _describe_through(server, video, force, bars)
             else:
@@ -268,17 +284,14 @@ def _describe_through(server, video, force: bool, bars):
     from ingest.backfill import BackfillResult
     from vidrag.cli.remote import video_from_json
 
-    queued = server.call("POST", f"/videos/{video.id}/describe", params={"force": "true"} if force else {})
-    job = server.wait(queued.json()["job_id"], progress=bars.update)
-    if job["state"] == "failed":
-        raise VidragError(job["message"])
+    job = backfill_job(server, "describe", video, force, bars)
     video = video_from_json(server.get(f"/videos/{video.id}"))
     r = job["result"]
     warning = job["warnings"][0] if job.get("warnings") else ""
     return video, BackfillResult(video, r["frames"], r["described"], r["newly_described"], r["tagged"], warning)
 
 
-class _ProgressBars:
+class ProgressBars:
     """One tqdm bar per stage on a terminal; silent otherwise."""
 
     def __init__(self, name: str):

@@ -42,27 +42,25 @@ def add_video_routes(api: FastAPI, get_services: Callable, find: Callable, failu
 
         return {"videos": [r.to_json() for r in similar_videos(services.library, video.id, k=k or 10)]}
 
+    def backfill(kind: str, video_id: str, force: bool) -> JSONResponse:
+        services = get_services()
+        video = find(services, video_id)
+        if not video.has_video:
+            raise failure(422, f"{video.name}: audio only, nothing to {kind}")
+        job = services.jobs.submit_backfill(kind, video.id, video.name, force=force)
+        return JSONResponse({"job_id": job.id, "jobs": [job.to_json()]}, status_code=202)
+
     @api.post("/videos/{video_id}/describe", status_code=202)
     def describe(video_id: str, force: bool = False) -> JSONResponse:
         """Describe and tag the frames that lack it (`force`: all of them again), as `vidrag
         describe` does: a durable job, like an add. 202: the job."""
-        services = get_services()
-        video = find(services, video_id)
-        if not video.has_video:
-            raise failure(422, f"{video.name}: audio only, nothing to describe")
-        job = services.jobs.submit_describe(video.id, video.name, force=force)
-        return JSONResponse({"job_id": job.id, "jobs": [job.to_json()]}, status_code=202)
+        return backfill("describe", video_id, force)
 
     @api.post("/videos/{video_id}/read", status_code=202)
     def read(video_id: str, force: bool = False) -> JSONResponse:
         """Read the text on screen of a video indexed without it (`force`: again), as `vidrag
         read` does: a durable job. 202: the job."""
-        services = get_services()
-        video = find(services, video_id)
-        if not video.has_video:
-            raise failure(422, f"{video.name}: audio only, nothing to read")
-        job = services.jobs.submit_read(video.id, video.name, force=force)
-        return JSONResponse({"job_id": job.id, "jobs": [job.to_json()]}, status_code=202)
+        return backfill("read", video_id, force)
 
     @api.post("/videos/{video_id}/summary")
     def summary(video_id: str, force: bool = False) -> dict:
