@@ -72,29 +72,40 @@ def write_media(audio: np.ndarray, path: Path, video: bool = False, audio_delay_
 def talk(seconds: float, folder: Path | None = None) -> tuple[Path, float]:
     """An m4a of `seconds` of continuous espeak-ng talk (the retrieval benchmark's sentences, one
     every few seconds), cached; returns its path and the seconds that hold speech."""
-    import random
-
     from bench.media import CACHE
-    from bench.retrieval import sentence
 
     folder = folder or CACHE
     path = folder / f"talk_{seconds:g}s.m4a"
-    rng = random.Random(7)
-    pieces, at = [], 0.0
-    while True:
-        speech = say(sentence(rng))
-        if at + len(speech) / SAMPLE_RATE > seconds:
-            break
-        pieces.append((at, speech))
-        at += len(speech) / SAMPLE_RATE + 0.6  # a short breath between sentences
+    pieces = _talk_pieces(seconds)
     audio = np.zeros(int(seconds * SAMPLE_RATE), dtype=np.float32)
-    for start_s, speech in pieces:
+    for start_s, _, speech in pieces:
         first = int(start_s * SAMPLE_RATE)
         audio[first : first + len(speech)] = speech
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
         write_media(audio, path.with_suffix(".partial.m4a")).rename(path)
-    return path, sum(len(s) for _, s in pieces) / SAMPLE_RATE
+    return path, sum(len(s) for _, _, s in pieces) / SAMPLE_RATE
+
+
+def talk_script(seconds: float) -> str:
+    """The words `talk(seconds)` speaks."""
+    return " ".join(text for _, text, _ in _talk_pieces(seconds))
+
+
+def _talk_pieces(seconds: float) -> list[tuple[float, str, np.ndarray]]:
+    import random
+
+    from bench.retrieval import sentence
+
+    rng = random.Random(7)
+    pieces, at = [], 0.0
+    while True:
+        text = sentence(rng)
+        speech = say(text)
+        if at + len(speech) / SAMPLE_RATE > seconds:
+            return pieces
+        pieces.append((at, text, speech))
+        at += len(speech) / SAMPLE_RATE + 0.6  # a short breath between sentences
 
 
 def talk_video(seconds: int) -> Path:

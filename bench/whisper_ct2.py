@@ -1,7 +1,7 @@
 """faster-whisper (CTranslate2) on the same audio windows as `bench whisper`, for the side-by-side
 rows of BENCHMARKS.md. vidrag does not depend on faster-whisper: `bench whisper --ct2 DIR
 --ct2-python PY` runs this file with an interpreter that has it, so it imports only numpy and
-faster_whisper. Prints one JSON object: setting -> wall seconds and words."""
+faster_whisper. Prints one JSON object: setting -> wall seconds and the text heard."""
 
 from __future__ import annotations
 
@@ -28,11 +28,11 @@ def main(model_dir: str, windows_path: str, threads: int) -> None:
     results = {}
     for name, options in SETTINGS.items():
         start = time.perf_counter()
-        words = 0
+        texts = []
         for window in windows:
             segments, _ = model.transcribe(window, language="en", **options)
-            words += sum(len(segment.text.split()) for segment in segments)  # decoding happens here
-        results[name] = {"wall_s": time.perf_counter() - start, "words": words}
+            texts += [segment.text for segment in segments]  # decoding happens here
+        results[name] = {"wall_s": time.perf_counter() - start, "text": " ".join(texts)}
     print(json.dumps(results))
 
 

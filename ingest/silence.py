@@ -17,14 +17,18 @@ MIN_SILENCE_S = 10.0  # shorter pauses stay inside a span: Whisper handles them 
 PAD_S = 0.5  # seconds kept around each span, so the first and last syllables are not cut
 
 
-def loud_frames(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """One flag per FRAME_S of `audio` (the last frame may be short): louder than the gate."""
+def frame_levels(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """The RMS of each FRAME_S of `audio` (the last frame may be short)."""
     frame = int(FRAME_S * sample_rate)
     count = len(audio) // frame + (len(audio) % frame > 0)
     padded = np.zeros(count * frame, dtype=np.float32)
     padded[: len(audio)] = audio
-    rms = np.sqrt(np.mean(np.square(padded.reshape(count, frame), dtype=np.float64), axis=1))
-    return rms > 10 ** (GATE_DBFS / 20)
+    return np.sqrt(np.mean(np.square(padded.reshape(count, frame), dtype=np.float64), axis=1))
+
+
+def loud_frames(audio: np.ndarray, sample_rate: int, levels: np.ndarray | None = None) -> np.ndarray:
+    """One flag per FRAME_S of `audio`: louder than the gate (`levels`: its frame_levels, if known)."""
+    return (frame_levels(audio, sample_rate) if levels is None else levels) > 10 ** (GATE_DBFS / 20)
 
 
 def speech_spans(loud: np.ndarray, sample_rate: int, length: int) -> list[tuple[int, int]]:

@@ -13,11 +13,13 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import numpy as np
 
 from ingest.audio import SAMPLE_RATE
-from ingest.silence import loud_frames, snap_to_sound, speech_spans
+from ingest.silence import FRAME_S, frame_levels, loud_frames, snap_to_sound, speech_spans
+from ingest.whisper_batch import HOP_LENGTH, cut_windows, decode_batch, log_mel
 from rag.errors import IngestError, first_line
 from rag.types import Segment, Transcript
 
@@ -29,6 +31,7 @@ NO_SPEECH_PROB = 0.6
 NO_SPEECH_LOGPROB = -0.5
 MAX_COMPRESSION_RATIO = 2.4  # gzip ratio above which a segment is a repetition loop (Whisper's threshold)
 _WORDISH = re.compile(r"\w")  # " ." or "..." alone is not speech
+MIN_REST_S = 1.0  # of sound left after Whisper's last trusted timestamp, to decode again
 
 
 def transcribe(model, audio: np.ndarray, language: str, device: str, prompt: str = "") -> Transcript:
@@ -56,7 +59,8 @@ def _reuse_encoder_output(model) -> None:
     openai-whisper encodes each 30-s window once to decode it, once more per temperature fallback,
     and once more to align words (find_alignment runs the whole model); on a CPU the encoder is
     most of tiny's and base's time. The input is compared by value, so a new window never gets an
-    old window's features."""
+    old window's features. `encoder.remember(input, output)` stores a pair computed elsewhere (a
+    batch's, in ingest.whisper_batch)."""
     encoder = model.encoder
     if getattr(encoder, "reuses_last_output", False):
         return
@@ -70,10 +74,14 @@ def _reuse_encoder_output(model) -> None:
         if seen is not None and seen[0].shape == x.shape and seen[0].dtype == x.dtype and torch.equal(seen[0], x):
             return seen[1]
         output = forward(x)
-        last[0] = (x.detach().clone(), output)
+        remember(x, output)
         return output
 
+    def remember(x, output) -> None:
+        last[0] = (x.detach().clone(), output)
+
     encoder.forward = cached_forward
+    encoder.remember = remember
     encoder.reuses_last_output = True
 
 
@@ -97,12 +105,16 @@ def _clipped(segment: dict) -> Segment:
 
 
 def transcribe_windows(model, windows: Iterable[np.ndarray], language: str, device: str,
-                       on_window: Callable[[float], None] | None = None) -> tuple[Transcript, float]:
+                       on_window: Callable[[float], None] | None = None,
+                       batch: int = 1) -> tuple[Transcript, float]:
     """Whisper over consecutive windows of audio, as if it were one: times run on from window to
-    window, the language heard in the first speech holds for the rest, and each stretch starts
-    with the end of the previous one's text as context. Only the stretches with sound are given
-    to Whisper (ingest.silence). Returns the transcript and the audio's seconds; `on_window` is
-    told the seconds done after each window."""
+    window, and the language heard in the first speech holds for the rest. Only the stretches
+    with sound are given to Whisper (ingest.silence). With `batch` 1 each stretch is transcribed
+    by whisper.transcribe, starting with the end of the previous one's text as context; above 1,
+    stretches are cut into windows of at most 30 s decoded `batch` at a time (ingest.whisper_batch).
+    Returns the transcript and the audio's seconds; `on_window` is told the seconds done as they are."""
+    if batch > 1:
+        return _transcribe_batched(model, windows, language, device, on_window, batch)
     segments: list[Segment] = []
     offset_s = 0.0
     for window in windows:
@@ -119,3 +131,79 @@ def transcribe_windows(model, windows: Iterable[np.ndarray], language: str, devi
         if on_window:
             on_window(offset_s)
     return Transcript(tuple(segments), language, "whisper"), offset_s
+
+
+def _transcribe_batched(model, windows, language, device, on_window, batch) -> tuple[Transcript, float]:
+    _reuse_encoder_output(model)
+    segments: list[Segment] = []
+    pending: list[_Piece] = []
+
+    def decode() -> None:
+        nonlocal language
+        try:
+            decoded = decode_batch(model, [piece.mel for piece in pending], language, device)
+        except (RuntimeError, ValueError) as e:  # as in transcribe()
+            raise IngestError(f"Whisper failed: {first_line(e)}") from e
+        done, pending[:] = list(pending), []
+        for piece, part in zip(done, decoded, strict=True):
+            language = language or part.language
+            kept_s = piece.after_s
+            for s in (_clipped(s) for s in part.segments if is_speech(s)):
+                start_s, end_s = snap_to_sound(s.start_s + piece.start_s, s.end_s + piece.start_s, piece.loud)
+                if start_s < piece.after_s:
+                    continue  # decoded again from a timestamp inside words already kept
+                segments.append(Segment(start_s + piece.offset_s, end_s + piece.offset_s, s.text))
+                kept_s = max(kept_s, end_s)
+            rest = piece.rest(part.done_s, kept_s)
+            if rest:
+                pending.append(rest)  # decoded again with the next batch
+        if on_window:
+            on_window(max(piece.offset_s + piece.end_s for piece in done))
+
+    offset_s = 0.0
+    for window in windows:
+        levels = frame_levels(window, SAMPLE_RATE)
+        loud = loud_frames(window, SAMPLE_RATE, levels)
+        mel = None  # computed once per window, when it has sound
+        for first, last in speech_spans(loud, SAMPLE_RATE, len(window)):
+            mel = log_mel(model, window) if mel is None else mel
+            for cut in cut_windows(levels, first, last):
+                pending.append(_Piece(mel[:, cut.first // HOP_LENGTH : cut.last // HOP_LENGTH],
+                                      cut.first / SAMPLE_RATE, offset_s, loud))
+                if len(pending) >= batch:
+                    decode()
+        offset_s += len(window) / SAMPLE_RATE
+        if on_window and not pending:
+            on_window(offset_s)
+    while pending:
+        decode()
+    segments.sort(key=lambda s: s.start_s)  # a piece decoded again comes in after later ones
+    return Transcript(tuple(segments), language, "whisper"), offset_s
+
+
+@dataclass
+class _Piece:
+    """A window's log-mel frames, where they start in their stretch of audio, where that stretch
+    starts in the file, and the stretch's loud frames (ingest.silence)."""
+
+    mel: object
+    start_s: float
+    offset_s: float
+    loud: np.ndarray
+    after_s: float = 0.0  # segments starting before this (text already kept) are dropped
+
+    @property
+    def end_s(self) -> float:
+        return self.start_s + self.mel.shape[-1] * HOP_LENGTH / SAMPLE_RATE
+
+    def rest(self, done_s: float, kept_s: float) -> _Piece | None:
+        """What follows the first `done_s` seconds, if Whisper stopped early with speech left:
+        at least MIN_REST_S of loud frames after a second or more of progress."""
+        if done_s < MIN_REST_S:
+            return None
+        first = int(round(done_s * SAMPLE_RATE / HOP_LENGTH))
+        since, until = int((self.start_s + done_s) / FRAME_S), int(self.end_s / FRAME_S)
+        if first >= self.mel.shape[-1] or self.loud[since:until].sum() * FRAME_S < MIN_REST_S:
+            return None
+        return _Piece(self.mel[:, first:], self.start_s + first * HOP_LENGTH / SAMPLE_RATE, self.offset_s, self.loud,
+                      kept_s)

@@ -30,6 +30,16 @@ def test_environment_and_dotenv(clean_env, tmp_path, monkeypatch):
     assert s.milvus_target == "http://milvus:19530" and not s.is_milvus_lite
 
 
+def test_whisper_language_auto_is_detection_and_batch_is_bounded(clean_env, monkeypatch):
+    monkeypatch.setenv("VIDRAG_WHISPER_LANGUAGE", " Auto ")
+    monkeypatch.setenv("VIDRAG_WHISPER_BATCH", "8")
+    s = Settings()
+    assert s.whisper_language == "" and s.whisper_batch == 8
+    monkeypatch.setenv("VIDRAG_WHISPER_BATCH", "0")
+    with pytest.raises(VidragError, match=r"^bad setting: VIDRAG_WHISPER_BATCH='0'"):
+        load_settings()
+
+
 def test_bad_values_are_one_line(clean_env, monkeypatch):
     monkeypatch.setenv("VIDRAG_DEVICE", "tpu")
     with pytest.raises(VidragError, match=r"^bad setting: VIDRAG_DEVICE='tpu'"):

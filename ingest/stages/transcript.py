@@ -57,5 +57,6 @@ def _transcript(work, report) -> Transcript:
                 report(1 + min(done_s / length_s, 1.0), 2)
 
         transcript, work.audio_s = transcribe_windows(model, itertools.chain([first], windows),
-                                                      work.settings.whisper_language, work.device, on_window)
+                                                      work.settings.whisper_language, work.device, on_window,
+                                                      batch=work.settings.whisper_batch)
         return transcript
