@@ -111,7 +111,7 @@ def transcribe_windows(model, windows: Iterable[np.ndarray], language: str, devi
     window, and the language heard in the first speech holds for the rest. Only the stretches
     with sound are given to Whisper (ingest.silence). With `batch` 1 each stretch is transcribed
     by whisper.transcribe, starting with the end of the previous one's text as context; above 1,
-    stretches are cut into windows of at most 30 s decoded `batch` at a time (ingest.whisper_batch).
+    stretches are cut into windows of at most 25 s decoded `batch` at a time (ingest.whisper_batch).
     Returns the transcript and the audio's seconds; `on_window` is told the seconds done as they are."""
     if batch > 1:
         return _transcribe_batched(model, windows, language, device, on_window, batch)

@@ -3,11 +3,13 @@
 whisper.transcribe walks the audio one 30-s window after another, each starting where the last
 segment ended and conditioned on the text before it, so no two windows can be decoded together.
 Here the silence gate's speech spans are cut at their quietest points into windows of at most
-30 s, which need nothing from each other: their spectrograms go through the encoder as one batch,
+MAX_WINDOW_S, which need nothing from each other: their spectrograms go through the encoder as one batch,
 whisper.decode steps all of them token by token in one batch (on a CPU, one decoding step costs
 about the same for 8 windows as for one), and only the windows whose text is a repetition loop
-or improbable are decoded again at higher temperatures, as whisper.transcribe would. Word times
-come from Whisper's own alignment (whisper.timing), which reuses each window's encoder output.
+or improbable are decoded again at higher temperatures, as whisper.transcribe would. What is
+lost is the running context: no window is given the text before it (BENCHMARKS.md weighs the
+word errors that costs). Word times come from Whisper's own alignment (whisper.timing), which
+reuses each window's encoder output.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ MAX_WINDOW_S = 25.0  # below the 30 s the encoder takes: tiny.en garbles more of
 MIN_WINDOW_S = 15.0  # a cut is looked for in the last MAX - MIN seconds of a window
 FALLBACK_TEMPERATURES = (0.2, 0.4, 0.6, 0.8, 1.0)  # whisper.transcribe's, after 0.0
 BEST_OF = 5  # samples per fallback temperature (whisper's CLI default)
-COMPRESSION_RATIO_THRESHOLD = 2.4  # whisper.transcribe's thresholds for decoding again
+# whisper.transcribe's thresholds for decoding again (ingest.transcribe's filter uses the same
+# figures for another purpose: dropping segments that are not speech).
+COMPRESSION_RATIO_THRESHOLD = 2.4
 LOGPROB_THRESHOLD = -1.0
 NO_SPEECH_THRESHOLD = 0.6
 
@@ -55,8 +59,7 @@ def cut_windows(levels: np.ndarray, first: int, last: int) -> list[Window]:
         begin = end
         while begin > 0 and quiet[begin - 1] <= quiet[end]:
             begin -= 1
-        cut = (low + (begin + end + 1) / 2) * frame
-        cut = int(cut)
+        cut = int((low + (begin + end + 1) / 2) * frame)
         windows.append(Window(start, cut))
         start = cut
     windows.append(Window(start, last))

@@ -68,6 +68,27 @@ def write_srt(path: Path, cues: list[tuple[float, float, str]]) -> Path:
 # --- models --------------------------------------------------------------------------------
 
 
+REAL_WHISPER = ROOT.parent / "shared" / "models" / "whisper-tiny.en.pt"
+
+
+@pytest.fixture(scope="module")
+def tiny_en():
+    """The real Whisper tiny.en, through the loader ingest uses."""
+    from rag.models import load_whisper
+
+    if not REAL_WHISPER.is_file():
+        pytest.skip(f"real Whisper tiny.en not found at {REAL_WHISPER}")
+    return load_whisper(str(REAL_WHISPER), "cpu")
+
+
+@pytest.fixture(scope="module")
+def espeak():
+    from bench.speech import espeak_available
+
+    if not espeak_available():
+        pytest.skip("espeak-ng is not installed (Debian package espeak-ng; .ci/run installs it)")
+
+
 @pytest.fixture(scope="session")
 def whisper_checkpoint(tmp_path_factory) -> Path:
     """A Whisper checkpoint with tiny dimensions and random weights, saved as whisper saves them."""

@@ -6,12 +6,11 @@ import shutil
 
 import pytest
 
-from conftest import ROOT
+from conftest import REAL_WHISPER, ROOT
 from rag.eval import Case, SuiteError, is_hit, load_suite, parse_line, resolve_videos, score_search
 from rag.types import Moment, Video
 
 EVALS = ROOT / "evals"
-REAL_WHISPER = ROOT.parent / "shared" / "models" / "whisper-tiny.en.pt"
 
 
 def _moment(start, end, video_id="v1"):

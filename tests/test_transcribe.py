@@ -7,29 +7,15 @@ import gzip
 import numpy as np
 import pytest
 
-from bench.speech import espeak_available, spoken_track, write_media
-from conftest import ROOT, SHARED_MEDIA
+from bench.speech import spoken_track, write_media
+from conftest import REAL_WHISPER, SHARED_MEDIA
 from ingest.audio import SAMPLE_RATE, audio_windows
 from ingest.probe import probe
 from ingest.silence import loud_frames, snap_to_sound, speech_spans
 from ingest.transcribe import is_speech, transcribe, transcribe_windows
 from rag.models import load_whisper
 
-REAL_WHISPER = ROOT.parent / "shared" / "models" / "whisper-tiny.en.pt"
 PASSAGES = [(4.0, "The red fox jumped over the garden wall."), (17.0, "Please water the tomatoes every morning.")]
-
-
-@pytest.fixture(scope="module")
-def tiny_en():
-    if not REAL_WHISPER.is_file():
-        pytest.skip(f"real Whisper tiny.en not found at {REAL_WHISPER}")
-    return load_whisper(str(REAL_WHISPER), "cpu")
-
-
-@pytest.fixture(scope="module")
-def espeak():
-    if not espeak_available():
-        pytest.skip("espeak-ng is not installed (Debian package espeak-ng; .ci/run installs it)")
 
 
 def _words(transcript) -> list[str]:

@@ -1,37 +1,22 @@
-"""Batched Whisper (ingest.whisper_batch): speech cut into windows of at most 30 s at its pauses,
+"""Batched Whisper (ingest.whisper_batch): speech cut into windows of at most 25 s at its pauses,
 decoded together, with word times. Real tiny.en and espeak-ng speech where words matter."""
 
 import numpy as np
 import pytest
 
-from bench.speech import espeak_available, spoken_track
-from conftest import ROOT
+from bench.speech import spoken_track
 from ingest.audio import SAMPLE_RATE
 from ingest.silence import FRAME_S, frame_levels
 from ingest.transcribe import transcribe_windows
 from ingest.whisper_batch import HOP_LENGTH, MAX_WINDOW_S, cut_windows, decode_batch, log_mel
 from rag.models import load_whisper
 
-REAL_WHISPER = ROOT.parent / "shared" / "models" / "whisper-tiny.en.pt"
-# Passages 9 s apart, so a 75-s track must be cut twice, each time between two of them.
+# Passages 9 s apart, so a 75-s track must be cut several times, each time between two of them.
 SENTENCES = ["The red fox jumped over the garden wall.", "Please water the tomatoes every morning.",
              "Our train leaves from platform nine.", "The library closes early on Sundays.",
              "A violin played softly in the hallway.", "Bring two blankets for the camping trip.",
              "The bakery sells fresh bread at dawn.", "Seven sailors painted the old lighthouse."]
 PASSAGES = [(1.0 + 9.0 * i, text) for i, text in enumerate(SENTENCES)]
-
-
-@pytest.fixture(scope="module")
-def tiny_en():
-    if not REAL_WHISPER.is_file():
-        pytest.skip(f"real Whisper tiny.en not found at {REAL_WHISPER}")
-    return load_whisper(str(REAL_WHISPER), "cpu")
-
-
-@pytest.fixture(scope="module")
-def espeak():
-    if not espeak_available():
-        pytest.skip("espeak-ng is not installed (Debian package espeak-ng; .ci/run installs it)")
 
 
 @pytest.fixture(scope="module")
