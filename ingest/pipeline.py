@@ -173,7 +173,8 @@ class Ingestor:
         """The rows, the stored file, the video-level vectors, and last the registry row."""
         progress, video_id, info = work.progress, work.video_id, work.info
         progress("index", 0, 3)
-        self.store.insert_chunks(video_id, work.chunks, work.chunk_vectors, work.segment_vectors)
+        self.store.insert_chunks(video_id, work.chunks, work.chunk_vectors, work.segment_vectors,
+                                 work.transcript.language)
         progress("index", 1, 3)
         self.store.insert_frames(video_id, work.frames, work.image_vectors)
         progress("index", 2, 3)

@@ -14,6 +14,7 @@ from pathlib import Path, PurePath
 from ingest.ffmpeg import input_arg, run_ffmpeg
 from ingest.probe import MediaInfo
 from rag.errors import IngestError
+from rag.languages import guess_language, normalise_code
 from rag.types import Segment, Transcript
 
 SIDECAR_SUFFIXES = (".srt", ".vtt", ".ass", ".ssa")
@@ -66,7 +67,7 @@ def read_sidecar(media_path: Path, sidecar: Path) -> Transcript:
         segments = parse_srt(result.stdout.decode("utf-8", errors="replace"))
     if not segments:
         raise IngestError(f"subtitle file {sidecar.name} holds no cues")
-    return Transcript(segments, sidecar_language(media_path, sidecar), f"sidecar:{sidecar.name}")
+    return Transcript(segments, _language(sidecar_language(media_path, sidecar), segments), f"sidecar:{sidecar.name}")
 
 
 def read_embedded(info: MediaInfo) -> Transcript | None:
@@ -80,8 +81,14 @@ def read_embedded(info: MediaInfo) -> Transcript | None:
         )
         segments = parse_srt(result.stdout.decode("utf-8", errors="replace"))
         if segments:
-            return Transcript(segments, "", "embedded")
+            return Transcript(segments, _language("", segments), "embedded")
     return None
+
+
+def _language(tagged: str, segments) -> str:
+    """The language the file's name says (`talk.deu.srt` -> "de"), else the one its words are in
+    (the first few hundred cues are plenty), else "" (BM25 then takes its words as they are)."""
+    return normalise_code(tagged) if tagged else guess_language(" ".join(s.text for s in segments[:300]))
 
 
 def parse_srt(text: str) -> tuple[Segment, ...]:

@@ -121,6 +121,9 @@ def _load_whisper_file(path: str, device: str):
 # --- Text embeddings -----------------------------------------------------------------------
 
 
+E5_PROMPTS = {"query": "query: ", "document": "passage: "}
+
+
 class TextEmbedder:
     """A sentence-transformers model that turns text into normalized vectors."""
 
@@ -137,17 +140,29 @@ class TextEmbedder:
         self.name = model_label(name_or_path)
         self.dim = int(self._model.get_embedding_dimension())
         self.max_tokens = int(self._model.max_seq_length or 256)
+        if not self._model.prompts and "e5" in self.name.lower().replace("-", " ").split():
+            # The e5 models (multilingual-e5-small, ...) are trained with these prefixes, and
+            # not every copy of them says so in its config.
+            self._model.prompts = dict(E5_PROMPTS)
 
     def count_tokens(self, text: str) -> int:
         # verbose=False: counting a long text is the point here, not a reason to warn.
         return len(self._model.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
 
     def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """Vectors of what is indexed (transcripts, descriptions, screen text): with the model's
+        "document" prompt where it has one."""
+        return self._encode(self._model.encode_document, texts, batch_size)
+
+    def embed_query(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """Vectors of questions: with the model's "query" prompt where it has one (MiniLM has
+        none, and both are the same)."""
+        return self._encode(self._model.encode_query, texts, batch_size)
+
+    def _encode(self, encode, texts: Sequence[str], batch_size: int) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self._model.encode(
-            list(texts), batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False
-        )
+        vectors = encode(list(texts), batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)
 
 

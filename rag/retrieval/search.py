@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rag.languages import guess_language, query_terms
 from rag.models import load_clip_embedder, load_text_embedder
 from rag.retrieval.query_batch import QueryBatcher
 from rag.retrieval.seen import attach_frame_text, fold_visual, mark_visual
@@ -149,13 +150,12 @@ class Searcher:
                 self.store.search_frames(self._clip_queries.encode(question, clip.embed_text).tolist(), fetch, only),
                 lambda hit: hit[0]))
         bm25_hits: Future | None = None
-        if "bm25" in signals and (words := _content_words(question)):
-            # Only the content words: "who", "is", "the" would rank every chunk that has them.
+        if "bm25" in signals and (words := self._bm25_query(question, videos.values())):
             bm25_hits = self._start(lambda: committed(
-                self.store.search_text(" ".join(sorted(words)), "sparse", fetch, only), lambda row: row["video_id"]))
+                self.store.search_text(words, "sparse", fetch, only), lambda row: row["video_id"]))
 
         ranked: dict[str, list[dict]] = {}
-        query_vector = self._text_queries.encode(question, self._text_model().embed) if question else None
+        query_vector = self._text_queries.encode(question, self._text_model().embed_query) if question else None
         if "dense" in signals:
             hits = self.store.search_text(query_vector.tolist(), "dense", fetch, only)
             ranked["dense"] = committed(hits, lambda row: row["video_id"])
@@ -172,6 +172,15 @@ class Searcher:
             lite_speedup.freeze_long_lived()  # what the first search built (BM25 postings) stays
         self._warm = True
         return moments
+
+    def _bm25_query(self, question: str, videos) -> str:
+        """Only the content words: "who", "is", "the" would rank every chunk that has them. In
+        a library analysed per language, the question's terms in each of the videos' languages
+        and its own (rag/languages), as the rows were analysed."""
+        if not self.store.bm25_analysed():
+            return " ".join(sorted(_content_words(question)))
+        languages = {video.language for video in videos} | {guess_language(question)}
+        return " ".join(query_terms(question, languages))
 
     # --- transcript hits -------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.languages import index_text
 from rag.types import Chunk, Frame, Segment, Video
 
 TEXT_COLLECTION = "vidrag_text"
@@ -66,13 +67,24 @@ def _per_video_index(client, vector_field: str):
     return index
 
 
-def _text_schema(client, dim: int):
+# The BM25 function's input: the text as rag/languages/analysis.py analyses it in its language
+# (stems, no stop words, CJK character pairs), terms separated by spaces. Collections made
+# before it (issue 24) feed BM25 from `text` itself, and stay that way.
+BM25_FIELD = "bm25_text"
+
+
+def _text_schema(client, dim: int, server: bool = False):
     from pymilvus import DataType, Function, FunctionType
 
     schema = _per_video_rows(client)
     schema.add_field("start_s", DataType.DOUBLE)
     schema.add_field("end_s", DataType.DOUBLE)
-    schema.add_field("text", DataType.VARCHAR, max_length=MAX_VARCHAR, enable_analyzer=True)
+    schema.add_field("text", DataType.VARCHAR, max_length=MAX_VARCHAR)
+    # The terms are already cut: a server splits them only at spaces (its standard tokenizer
+    # would cut the CJK pairs into characters). Milvus Lite knows no whitespace tokenizer; its
+    # standard one splits at non-word characters, which for these terms is the same.
+    tokenizer = {"analyzer_params": {"tokenizer": "whitespace"}} if server else {}
+    schema.add_field(BM25_FIELD, DataType.VARCHAR, max_length=MAX_VARCHAR, enable_analyzer=True, **tokenizer)
     schema.add_field("segments", DataType.JSON)
     # What the text is: "speech" (transcript), "visual" (a frame's description) or "screen" (text
     # read off the frames, see FRAME_TEXT_PREFIXES). Nullable with a
@@ -80,12 +92,9 @@ def _text_schema(client, dim: int):
     schema.add_field("source", DataType.VARCHAR, max_length=SOURCE_LENGTH, nullable=True, default_value="speech")
     schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
     schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-    # Milvus computes the BM25 sparse vector from `text` itself, so full-text search needs no model.
-    schema.add_function(
-        Function(
-            name="text_bm25", function_type=FunctionType.BM25, input_field_names=["text"], output_field_names=["sparse"]
-        )
-    )
+    # Milvus computes the BM25 sparse vector from the analysed text, so full-text search needs no model.
+    schema.add_function(Function(name="text_bm25", function_type=FunctionType.BM25,
+                                 input_field_names=[BM25_FIELD], output_field_names=["sparse"]))
     index = _per_video_index(client, "dense")
     index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
     return schema, index
@@ -124,14 +133,16 @@ def _keyed_json_row(key: str, info: dict) -> dict:
     return {"id": key, "info": info, "placeholder": [0.0] * PLACEHOLDER_DIM}
 
 
-def chunk_to_row(video_id: str, index: int, chunk: Chunk, vector: np.ndarray, segment_vectors) -> dict:
+def chunk_to_row(video_id: str, index: int, chunk: Chunk, vector: np.ndarray, segment_vectors,
+                 language: str | None = None) -> dict:
+    """A text row; with `language` (a code, "" for unknown) its BM25 field too, analysed in it."""
     # Each segment's vector as float16 in base64: a tenth of the size of a JSON list of floats,
     # and precise enough to rank a handful of sentences against each other.
     segments = [
         [s.start_s, s.end_s, s.text, base64.b64encode(np.asarray(vec, dtype=np.float16).tobytes()).decode("ascii")]
         for s, vec in zip(chunk.segments, segment_vectors, strict=True)
     ]
-    return {
+    row = {
         "id": f"{video_id}:t{index}",
         "video_id": video_id,
         "start_s": float(chunk.start_s),
@@ -140,6 +151,9 @@ def chunk_to_row(video_id: str, index: int, chunk: Chunk, vector: np.ndarray, se
         "segments": segments,
         "dense": [float(x) for x in vector],
     }
+    if language is not None:
+        row[BM25_FIELD] = _fit_utf8(index_text(chunk.text[:MAX_TEXT], language), MAX_VARCHAR)
+    return row
 
 
 # Text read off frames, beside the transcript: a frame's description ("visual", one row per
@@ -150,10 +164,11 @@ FRAME_TEXT_SOURCES = tuple(FRAME_TEXT_PREFIXES)
 
 
 def frame_text_to_row(video_id: str, source: str, number: int, chunk: Chunk, vector: np.ndarray,
-                      with_source: bool, segment_vectors=None) -> dict:
+                      with_source: bool, segment_vectors=None, language: str | None = None) -> dict:
     """Text read off frame `number` on: a text row whose segments are its lines (screen text),
     or itself (a description, whose vector is then its segment's)."""
-    row = chunk_to_row(video_id, 0, chunk, vector, [vector] if segment_vectors is None else segment_vectors)
+    row = chunk_to_row(video_id, 0, chunk, vector, [vector] if segment_vectors is None else segment_vectors,
+                       language)
     row["id"] = f"{video_id}:{FRAME_TEXT_PREFIXES[source]}{number}"
     if with_source:
         row["source"] = source

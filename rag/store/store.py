@@ -18,7 +18,9 @@ from rag.datadir import check_writable
 from rag.errors import ModelMismatchError, StoreError, StoreLockedError, first_line
 from rag.settings import Settings
 from rag.store import lite_speedup
+from rag.store.lite import lite_is_locked, lite_options
 from rag.store.schema import (
+    BM25_FIELD,
     FRAME_TEXT_SOURCES,
     IMAGE_COLLECTION,
     INSERT_BATCH,
@@ -48,16 +50,6 @@ from rag.types import Chunk, Frame, Segment, Video
 log = logging.getLogger(__name__)
 
 
-def _lite_options(settings: Settings) -> dict:
-    """Milvus Lite's gRPC server runs in this process and, like any gRPC server, takes a client
-    that pings more often than every 5 minutes for misbehaving: it closes the connection
-    ("too_many_pings") and the next request waits for a reconnect. Keepalive pings have nothing
-    to detect in-process, so they are turned off for Lite."""
-    if not settings.is_milvus_lite:
-        return {}
-    return {"grpc_options": {"grpc.keepalive_time_ms": 2**31 - 1, "grpc.keepalive_permit_without_calls": 0}}
-
-
 class VideoText(NamedTuple):
     """All the text of one video, each kind in time order."""
 
@@ -85,9 +77,9 @@ class Store:
             logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
             lite_speedup.install()  # the same rows, found without walking all of them (issue 14)
         try:
-            self.client = MilvusClient(uri=target, token=settings.milvus_token or "", **_lite_options(settings))
+            self.client = MilvusClient(uri=target, token=settings.milvus_token or "", **lite_options(settings))
         except Exception as e:
-            if settings.is_milvus_lite and _lite_is_locked(Path(target)):
+            if settings.is_milvus_lite and lite_is_locked(Path(target)):
                 raise StoreLockedError(
                     f"The Milvus Lite database {target} is in use by another process. Stop that process "
                     "(the app, or another ingest), or set VIDRAG_MILVUS_URI to a Milvus server."
@@ -98,7 +90,7 @@ class Store:
         # them), so they are remembered: each search would otherwise ask Milvus again.
         self._existing: set[str] = set()
         self._models: dict[str, dict] = {}
-        self._text_source: bool | None = None
+        self._text_fields: set[str] | None = None
         self._ensure_bookkeeping()
         if settings.is_milvus_lite:
             lite_speedup.freeze_long_lived(collect=True)  # the rows Lite loaded stay until close
@@ -147,7 +139,8 @@ class Store:
         have = self.check_model(kind, model, dim)
         collection = TEXT_COLLECTION if kind == "text" else IMAGE_COLLECTION
         if not self._has(collection):
-            schema = _text_schema(self.client, dim) if kind == "text" else _image_schema(self.client, dim)
+            schema = (_text_schema(self.client, dim, server=not self.settings.is_milvus_lite) if kind == "text"
+                      else _image_schema(self.client, dim))
             self._create(collection, schema)
         self.client.load_collection(collection)
         if not have:
@@ -155,22 +148,28 @@ class Store:
 
     # --- writes ----------------------------------------------------------------------------
 
-    def insert_chunks(self, video_id: str, chunks: Sequence[Chunk], vectors, segment_vectors) -> None:
+    def insert_chunks(self, video_id: str, chunks: Sequence[Chunk], vectors, segment_vectors,
+                      language: str = "") -> None:
         """Chunks with their vectors; `segment_vectors[i]` holds one vector per segment of chunk i,
-        kept so that search can narrow a hit to its segment without running the model again."""
-        rows = [chunk_to_row(video_id, i, chunk, vectors[i], segment_vectors[i]) for i, chunk in enumerate(chunks)]
+        kept so that search can narrow a hit to its segment without running the model again.
+        BM25 analyses them in `language` (a code; "" for unknown)."""
+        analysed_as = language if self.bm25_analysed() else None
+        rows = [chunk_to_row(video_id, i, chunk, vectors[i], segment_vectors[i], analysed_as)
+                for i, chunk in enumerate(chunks)]
         self._insert(TEXT_COLLECTION, rows)
 
     def insert_frame_text(self, video_id: str, source: str, rows: Sequence[tuple[int, Chunk]], vectors,
-                          segment_vectors=None) -> None:
+                          segment_vectors=None, languages: Sequence[str] | None = None) -> None:
         """Text read off frames, as text rows beside the transcript: (the frame it starts at,
         a chunk), `source` "visual" (descriptions: one segment, itself) or "screen" (OCR: a
         segment per line, with `segment_vectors[i]` for row i), so dense and BM25 search find
-        them as they find speech. Each row is written whole; rows of a committed video are
-        visible as soon as they are written."""
-        with_source = self.text_has_source()
+        them as they find speech, BM25 in `languages[i]` (the text's own language; "" for
+        unknown). Each row is written whole; rows of a committed video are visible as soon as
+        they are written."""
+        with_source, analysed = self.text_has_source(), self.bm25_analysed()
         made = [frame_text_to_row(video_id, source, number, chunk, vectors[i], with_source,
-                                  None if segment_vectors is None else segment_vectors[i])
+                                  None if segment_vectors is None else segment_vectors[i],
+                                  (languages[i] if languages else "") if analysed else None)
                 for i, (number, chunk) in enumerate(rows)]
         self._insert(TEXT_COLLECTION, made)
 
@@ -194,10 +193,19 @@ class Store:
     def text_has_source(self) -> bool:
         """Text collections made before frame descriptions have no `source` field (Milvus Lite
         can't add one); their description rows are told apart by id, see row_source."""
-        if self._text_source is None:
-            fields = self.client.describe_collection(TEXT_COLLECTION)["fields"]
-            self._text_source = any(f["name"] == "source" for f in fields)
-        return self._text_source
+        return "source" in self._text_field_names()
+
+    def bm25_analysed(self) -> bool:
+        """Whether BM25 reads text analysed per language (BM25_FIELD): collections made before
+        it read `text` as it is, and their questions go as they are."""
+        return BM25_FIELD in self._text_field_names()
+
+    def _text_field_names(self) -> set[str]:
+        if self._text_fields is None:
+            if not self._has(TEXT_COLLECTION):
+                return set()
+            self._text_fields = {f["name"] for f in self.client.describe_collection(TEXT_COLLECTION)["fields"]}
+        return self._text_fields
 
     def frame_vectors(self, video_id: str) -> np.ndarray:
         """A video's stored CLIP vectors, in frame order."""
@@ -375,22 +383,3 @@ class Store:
         self.client.close()
         if self.settings.is_milvus_lite:
             lite_speedup.thaw()  # what was frozen at open may now become garbage
-
-
-def _lite_is_locked(db_dir: Path) -> bool:
-    import fcntl
-    import os
-
-    lock_path = db_dir / "LOCK"
-    if not lock_path.exists():
-        return False
-    fd = os.open(lock_path, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    except OSError:
-        return True
-    finally:
-        os.close(fd)
-

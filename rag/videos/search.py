@@ -68,7 +68,7 @@ def search_videos(library, query: str, k: int = 10) -> list[VideoResult]:
     backfill(index, videos)
     searcher = library.searcher
     limit = min(len(videos), CANDIDATE_VIDEOS)
-    rankings = [[h.video_id for h in index.nearest("text", searcher._text_model().embed([query])[0], limit)]]
+    rankings = [[h.video_id for h in index.nearest("text", searcher._text_model().embed_query([query])[0], limit)]]
     if (clip := searcher._clip_model()) is not None:
         rankings.append([h.video_id for h in index.nearest("image", clip.embed_text([query])[0], limit)])
     best: dict[str, Moment] = {}
