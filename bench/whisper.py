@@ -18,9 +18,9 @@ from bench.media import CACHE
 SETTINGS = {
     "before: whisper defaults, no word times": ("whisper", dict(word_timestamps=False)),
     "whisper + word times (no shared encoder pass)": ("whisper", dict(word_timestamps=True)),
-    "vidrag batch 1 (default): word times, shared encoder pass, silence gate": ("vidrag", dict(batch=1)),
+    "vidrag batch 1: word times, shared encoder pass, silence gate": ("vidrag", dict(batch=1)),
     "vidrag batch 4": ("vidrag", dict(batch=4)),
-    "vidrag batch 8": ("vidrag", dict(batch=8)),
+    "vidrag batch 8 (default)": ("vidrag", dict(batch=8)),
     "vidrag batch 16": ("vidrag", dict(batch=16)),
     "no fallback (temperature 0 only), no word times": ("whisper", dict(word_timestamps=False, temperature=0.0)),
     "condition_on_previous_text=False, no word times": ("whisper", dict(word_timestamps=False,
