@@ -2,7 +2,7 @@
 Snowball stems, accents folded; Chinese, Japanese and Korean cut into overlapping character
 pairs. Milvus Lite's own analyzer only splits on word characters and lowercases (no language
 analyzers, no stemming; its stemmer and `_german_`-style filters are accepted and silently
-ignored, BM25 in BENCHMARKS.md), so vidrag analyses text itself, the same way for Lite and a
+ignored: BENCHMARKS.md, "Languages"), so vidrag analyses text itself, the same way for Lite and a
 Milvus server, into the field Milvus's BM25 function reads.
 
 The stemmers are NLTK's Snowball stemmers and the stop words NLTK's Snowball-derived lists,
@@ -31,11 +31,12 @@ _STEMMED = {"arabic", "danish", "dutch", "english", "finnish", "french", "german
             "norwegian", "portuguese", "romanian", "russian", "spanish", "swedish"}
 
 
-def terms(text: str, language: str) -> list[str]:
+def terms(text: str, language: str, also_stop: frozenset[str] = frozenset()) -> list[str]:
     """`text` as the terms BM25 indexes for `language` (a code such as "de"; "" or an unknown
-    code: words as they are, without stop words or stems), in order."""
+    code: words as they are, without stop words or stems), in order; words in `also_stop` are
+    dropped too."""
     name = NAMES.get(normalise_code(language), "")
-    stops, stem = _stop_words(name), _stemmer(name)
+    stops, stem = (stop_words(name) | also_stop) if also_stop else stop_words(name), _stemmer(name)
     found = []
     for word in _WORD.findall(unicodedata.normalize("NFKC", text).lower()):
         at = 0
@@ -59,10 +60,10 @@ def query_terms(question: str, languages: Iterable[str]) -> list[str]:
     that is a stop word in any of them is dropped: "the" is noise in a German and English
     library, though German keeps it."""
     languages = set(languages) or {""}
-    stops = frozenset().union(*(_stop_words(NAMES.get(normalise_code(code), "")) for code in languages))
+    stops = frozenset().union(*(stop_words(NAMES.get(normalise_code(code), "")) for code in languages))
     found: set[str] = set()
     for language in languages:
-        found.update(terms(" ".join(w for w in _WORD.findall(question.lower()) if w not in stops), language))
+        found.update(terms(question, language, stops))
     return sorted(found)
 
 
@@ -89,7 +90,8 @@ def _stemmer(name: str):
 
 
 @functools.cache
-def _stop_words(name: str) -> frozenset[str]:
+def stop_words(name: str) -> frozenset[str]:
+    """The stop words of a language by its NLTK name ("german"); none for "" or an unknown one."""
     path = stop_words_dir() / name if name else None
     if path is None or not path.is_file():
         return frozenset()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import re
 
-from rag.languages.analysis import _stop_words
+from rag.languages.analysis import stop_words
 from rag.languages.names import NAMES
 
 _WORD = re.compile(r"\w+")
@@ -49,6 +49,6 @@ def _owners() -> dict[str, tuple[str, ...]]:
     for code, name in NAMES.items():
         if code in ("zh", "ja", "ko"):  # told by their script
             continue
-        for word in _stop_words(name):
+        for word in stop_words(name):
             found.setdefault(word, []).append(code)
     return {word: tuple(codes) for word, codes in found.items()}

@@ -19,6 +19,7 @@ ALIASES = {
     "heb": "he", "hun": "hu", "ind": "id", "ita": "it", "jpn": "ja", "kor": "ko", "dut": "nl",
     "nld": "nl", "nor": "no", "nob": "no", "nb": "no", "nn": "no", "por": "pt", "ron": "ro",
     "rum": "ro", "rus": "ru", "swe": "sv", "tur": "tr", "iw": "he",
+    **{name: code for code, name in NAMES.items()},  # "german" -> "de"
 }
 
 
@@ -28,8 +29,7 @@ def normalise_code(code: str) -> str:
     code = (code or "").strip().lower().replace("_", "-").split("-")[0]
     if code in NAMES:
         return code
-    by_name = {name: short for short, name in NAMES.items()}
-    return ALIASES.get(code) or by_name.get(code) or code
+    return ALIASES.get(code, code)
 
 
 def language_name(code: str) -> str:
