@@ -15,8 +15,8 @@ RUN useradd --create-home --uid 1000 vidrag \
 WORKDIR /app
 
 # Dependencies first, in their own layer: a code change doesn't reinstall PyTorch.
-COPY requirements.txt .
-RUN pip install --no-cache-dir -r requirements.txt
+COPY requirements.txt requirements-nodeps.txt ./
+RUN pip install --no-cache-dir -r requirements.txt && pip install --no-cache-dir --no-deps -r requirements-nodeps.txt
 
 COPY --chown=vidrag:vidrag .streamlit ./.streamlit
 COPY --chown=vidrag:vidrag pyproject.toml README.md requirements-dev.txt app.py ./

@@ -12,8 +12,9 @@ $(BIN)/python:
 # Stamps: reinstall only when a requirements file or the package's declaration changes. The
 # pins come first (requirements.txt, from the registry); then vidrag itself, editable, which
 # puts the `vidrag` command in .venv/bin.
-$(VENV)/.runtime: requirements.txt pyproject.toml | $(BIN)/python
+$(VENV)/.runtime: requirements.txt requirements-nodeps.txt pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -r requirements.txt
+	$(BIN)/python -m pip install --no-deps -r requirements-nodeps.txt
 	$(BIN)/python -m pip install --no-deps -e .
 	touch $@
 

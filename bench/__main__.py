@@ -1,5 +1,5 @@
 """`python -m bench NAME [--json]`: frames, ingest, retrieval, prompt, describe, videos, clips,
-whisper, player, server, ocr. See BENCHMARKS.md."""
+whisper, player, server, ocr, speakers. See BENCHMARKS.md."""
 
 from __future__ import annotations
 
@@ -87,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
                               help="OCR engines side by side on the eval deck; the read stage's cost in an ingest")
     ocr.add_argument("--minutes", type=float, default=10.0, help="length of the generated slide deck")
     ocr.add_argument("--default-shaped-models", action="store_true")
+    speakers = commands.add_parser("speakers", parents=[common],
+                                   help="the speakers stage's cost beside the transcript's; choices side by side")
+    speakers.add_argument("model", help="a real Whisper checkpoint, e.g. ../shared/models/whisper-tiny.en.pt")
+    speakers.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     args = parser.parse_args(argv)
 
     if getattr(args, "default_shaped_models", False):
@@ -141,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import ocr as bench
 
         result = bench.run(args.minutes)
+    elif args.name == "speakers":
+        from bench import speakers as bench
+
+        result = bench.run(args.model, threads=args.threads)
     else:
         from bench import prompt as bench
 

@@ -20,9 +20,11 @@ def espeak_available() -> bool:
     return shutil.which("espeak-ng") is not None
 
 
-def say(text: str, words_per_minute: int = 160) -> np.ndarray:
-    """`text` spoken by espeak-ng, as 16 kHz mono float32, trimmed to where the sound is."""
-    wav = subprocess.run(["espeak-ng", "-s", str(words_per_minute), "--stdout", text],
+def say(text: str, words_per_minute: int = 160, voice: str = "", pitch: int | None = None) -> np.ndarray:
+    """`text` spoken by espeak-ng, as 16 kHz mono float32, trimmed to where the sound is; in
+    `voice` (an espeak-ng voice and variant, e.g. "en-us+steph") at `pitch` (0..99), if given."""
+    options = (["-v", voice] if voice else []) + (["-p", str(pitch)] if pitch is not None else [])
+    wav = subprocess.run(["espeak-ng", *options, "-s", str(words_per_minute), "--stdout", text],
                          check=True, capture_output=True).stdout
     pcm = subprocess.run([ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-i", "-", "-ac", "1",
                           "-ar", str(SAMPLE_RATE), "-f", "f32le", "-"],

@@ -195,6 +195,7 @@ class Ingestor:
                    **({"screen_read": work.screen_read} if work.screen_read else {})},
             tags=work.tags,
             frame_tags=work.frame_tags,
+            speakers=work.speakers,
         )
         # The video's vectors from those of its rows, at hand: no query back (Milvus Lite scans
         # rows not yet flushed one by one). Its text rows are its chunks, descriptions and screen text.

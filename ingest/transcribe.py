@@ -21,7 +21,7 @@ from ingest.audio import SAMPLE_RATE
 from ingest.silence import FRAME_S, frame_levels, loud_frames, snap_to_sound, speech_spans
 from ingest.whisper_batch import HOP_LENGTH, cut_windows, decode_batch, log_mel
 from rag.errors import IngestError, first_line
-from rag.types import Segment, Transcript
+from rag.types import Segment, Transcript, Word
 
 PROMPT_CHARS = 200  # of the previous window's text, given to Whisper as context for the next
 # A segment is dropped as "not speech" when Whisper both thinks the window holds no speech and is
@@ -101,7 +101,17 @@ def _clipped(segment: dict) -> Segment:
     words = segment.get("words") or []
     if words:
         start, end = float(words[0]["start"]), max(float(words[-1]["end"]), float(words[0]["start"]))
-    return Segment(start, end, segment["text"].strip())
+    return Segment(start, end, segment["text"].strip(),
+                   words=tuple(Word(float(w["start"]), float(w["end"]), w["word"].strip()) for w in words))
+
+
+def _placed(segment: Segment, start_s: float, end_s: float, offset_s: float, span_s: float) -> Segment:
+    """A segment decoded from a stretch starting `span_s` into a window starting `offset_s` into
+    the file, at its times in the file: `start_s`..`end_s` (in the window, snapped to the sound)
+    plus `offset_s`, its words (times in the stretch) plus both."""
+    shift_s = span_s + offset_s
+    words = tuple(Word(w.start_s + shift_s, w.end_s + shift_s, w.text) for w in segment.words)
+    return Segment(start_s + offset_s, end_s + offset_s, segment.text, words=words)
 
 
 def transcribe_windows(model, windows: Iterable[np.ndarray], language: str, device: str,
@@ -126,7 +136,7 @@ def transcribe_windows(model, windows: Iterable[np.ndarray], language: str, devi
             span_s = first / SAMPLE_RATE
             for s in part.segments:
                 start_s, end_s = snap_to_sound(s.start_s + span_s, s.end_s + span_s, loud)
-                segments.append(Segment(start_s + offset_s, end_s + offset_s, s.text))
+                segments.append(_placed(s, start_s, end_s, offset_s, span_s))
         offset_s += len(window) / SAMPLE_RATE
         if on_window:
             on_window(offset_s)
@@ -152,7 +162,7 @@ def _transcribe_batched(model, windows, language, device, on_window, batch) -> t
                 start_s, end_s = snap_to_sound(s.start_s + piece.start_s, s.end_s + piece.start_s, piece.loud)
                 if start_s < piece.after_s:
                     continue  # decoded again from a timestamp inside words already kept
-                segments.append(Segment(start_s + piece.offset_s, end_s + piece.offset_s, s.text))
+                segments.append(_placed(s, start_s, end_s, piece.offset_s, piece.start_s))
                 kept_s = max(kept_s, end_s)
             rest = piece.rest(part.done_s, kept_s)
             if rest:

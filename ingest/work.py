@@ -42,6 +42,7 @@ class Work:
     description_vectors: list = field(default_factory=list)  # text vectors of the descriptions written
     transcript: Transcript = field(default_factory=lambda: Transcript((), "", "none"))
     audio_s: float | None = None  # how much audio Whisper decoded, when it ran
+    speakers: int = 0  # voices told apart in the transcript (0: none, or the stage did not run)
     chunks: list[Chunk] = field(default_factory=list)
     chunk_vectors: list = field(default_factory=list)
     segment_vectors: list = field(default_factory=list)  # per chunk, one vector per segment

@@ -27,8 +27,9 @@ class Library:
         self.store = store or Store(self.settings)
         self.searcher = Searcher(self.settings, self.store)
 
-    def search(self, question: str, video_ids: Sequence[str] | None = None, k: int | None = None) -> list[Moment]:
-        return self.searcher.search(question, video_ids=video_ids, k=k)
+    def search(self, question: str, video_ids: Sequence[str] | None = None, k: int | None = None,
+               speaker: str | None = None) -> list[Moment]:
+        return self.searcher.search(question, video_ids=video_ids, k=k, speaker=speaker)
 
     def answer(self, question: str, history: Sequence[dict] = (), video_ids: Sequence[str] | None = None):
         """Retrieve moments for the question (and, for a follow-up, the questions before it) and

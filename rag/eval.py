@@ -52,6 +52,7 @@ class Case:
     start_within_s: float | None = None
     max_width_s: float | None = None
     group: str = ""
+    voice: str = ""  # searched with --speaker set to this voice's label (rag/speaker_eval.py)
 
 
 @dataclass
@@ -125,10 +126,20 @@ def load_suite(path: str | Path) -> list[Case]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as e:
         raise SuiteError(f"cannot read the suite {path}: {e.strerror or e}") from e
-    cases = [parse_line(text, number, path.name) for number, text in enumerate(lines, 1) if text.strip()]
-    if not cases:
+    # Lines with "turns" say who spoke when (rag/speaker_eval.py reads them), not questions.
+    cases = [parse_line(text, number, path.name) for number, text in enumerate(lines, 1)
+             if text.strip() and not _is_turns_line(text)]
+    if not cases and not any(_is_turns_line(text) for text in lines):
         raise SuiteError(f"{path.name}: no questions in the suite")
     return cases
+
+
+def _is_turns_line(text: str) -> bool:
+    try:
+        data = json_object(text)
+    except ValueError:
+        return False
+    return "turns" in data and "question" not in data
 
 
 def parse_line(text: str, number: int, where: str = "suite") -> Case:
@@ -165,10 +176,13 @@ def parse_line(text: str, number: int, where: str = "suite") -> Case:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value <= 0):
             raise bad(f"{key} must be seconds, a number > 0")
         limits.append(float(value) if value is not None else None)
-    group = data.get("group", "")
+    group, voice = data.get("group", ""), data.get("voice", "")
     if not isinstance(group, str):
         raise bad("group must be a string")
-    return Case(number, question.strip(), video.strip(), times[0], times[1], tuple(expected), *limits, group.strip())
+    if not isinstance(voice, str):
+        raise bad("voice must be a string, as the suite's turns name it")
+    return Case(number, question.strip(), video.strip(), times[0], times[1], tuple(expected), *limits, group.strip(),
+                voice.strip())
 
 
 def resolve_videos(cases: Sequence[Case], videos: Sequence[Video], where: str = "suite") -> dict[int, str]:
@@ -209,15 +223,20 @@ def score_search(searcher, cases: Sequence[Case], video_ids: dict[int, str], sig
         return scores
     chosen = SIGNALS if signals == FUSION else (signals,)
     for case in cases:
-        moments = searcher.search(case.question, k=k, signals=chosen)
-        rank = next((n for n, m in enumerate(moments, 1)
-                     if is_hit(m, case, video_ids[case.line], tolerance_s, max_width_s)), None)
-        scores.ranks.append(rank)
-        scores.groups.append(case.group)
-        if rank is not None:
-            scores.start_errors_s.append(abs(moments[rank - 1].start_s - case.start_s))
-        scores.widths_s.extend(m.end_s - m.start_s for m in moments)
+        record(scores, case, searcher.search(case.question, k=k, signals=chosen), video_ids[case.line],
+               tolerance_s, max_width_s)
     return scores
+
+
+def record(scores: Scores, case: Case, moments: Sequence[Moment], video_id: str, tolerance_s: float,
+           max_width_s: float) -> None:
+    """One case's moments into its row: the rank of the first hit, its start error, the widths."""
+    rank = next((n for n, m in enumerate(moments, 1) if is_hit(m, case, video_id, tolerance_s, max_width_s)), None)
+    scores.ranks.append(rank)
+    scores.groups.append(case.group)
+    if rank is not None:
+        scores.start_errors_s.append(abs(moments[rank - 1].start_s - case.start_s))
+    scores.widths_s.extend(m.end_s - m.start_s for m in moments)
 
 
 def score_answers(library, cases: Sequence[Case], video_ids: dict[int, str],

@@ -66,6 +66,11 @@ class Settings(BaseSettings):
         0.6, ge=0.0, le=1.0, description="Lines the OCR reads with less confidence than this are dropped.")
     ocr_max_side: int = Field(
         960, ge=320, le=4096, description="Frames are downscaled to this longest side for text detection.")
+    # --- Who speaks (issue 22): speaker diarization after the transcript, on any CPU ---
+    speakers: Literal["auto", "on", "off"] = Field(
+        "auto", description="Tell speakers apart at ingest: auto (when the speaker model is installed), on, off.")
+    speaker_model: str = Field(
+        "resemblyzer", description="resemblyzer (the weights in its wheel), or a path to a checkpoint of its network.")
     # --- clip context (issue 11): a run of extra frames over the best moments, for motion ---
     vlm_clip_frames: int = Field(
         5, ge=0, le=32, description="Sequence frames (one per second over the best moments) per question; 0: off.")

@@ -6,12 +6,25 @@ from dataclasses import asdict, dataclass, field
 
 
 @dataclass(frozen=True)
-class Segment:
-    """A stretch of transcript: what was said between two times."""
+class Word:
+    """One word Whisper heard, with its times (from the model's alignment heads)."""
 
     start_s: float
     end_s: float
     text: str
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of transcript: what was said between two times, and by whom ("S1", "S2"... in
+    order of first speech, or "" when speakers are not known)."""
+
+    start_s: float
+    end_s: float
+    text: str
+    speaker: str = ""
+    # Whisper's words, while the ingest runs (the speakers stage splits segments with them); not stored.
+    words: tuple[Word, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -57,6 +70,8 @@ class Video:
     extra: dict = field(default_factory=dict)
     tags: list[dict] = field(default_factory=list)  # [{"tag", "share"}]: the video's top zero-shot tags
     frame_tags: list[list[str]] = field(default_factory=list)  # each frame's tags, in frame order
+    speakers: int = 0  # voices the speakers stage told apart (0: not run, or no speech)
+    speaker_names: dict[str, str] = field(default_factory=dict)  # label -> the name a user gave it
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -77,6 +92,7 @@ class Moment:
     signals: tuple[str, ...]  # which searches found it: "dense", "bm25", "clip", "image"
     seen: str = ""  # what the frames in its range show: their descriptions ("said" is `text`)
     screen: str = ""  # what is written on screen in its range (OCR)
+    speakers: tuple[str, ...] = ()  # who speaks in its range, by their names (or labels), in order
 
     def to_json(self) -> dict:
         return {
@@ -91,6 +107,7 @@ class Moment:
             "signals": list(self.signals),
             "seen": self.seen,
             "screen": self.screen,
+            "speakers": list(self.speakers),
         }
 
 

@@ -55,7 +55,7 @@ def test_no_source_file_is_over_400_lines():
 def test_the_declared_stages_are_modules_with_a_name_and_a_run():
     from ingest.stages import AFTER_COMMIT, PROGRESS_STAGES, STAGES
 
-    assert [s.NAME for s in STAGES] == ["frames", "read", "describe", "transcript", "embeddings", "tags"]
+    assert [s.NAME for s in STAGES] == ["frames", "read", "describe", "transcript", "speakers", "embeddings", "tags"]
     assert all(callable(s.run) for s in STAGES) and all(callable(s.run_after) for s in AFTER_COMMIT)
     assert PROGRESS_STAGES[0] == "probe" and PROGRESS_STAGES[-1] == "index"
     assert len(set(PROGRESS_STAGES)) == len(PROGRESS_STAGES)

@@ -25,6 +25,7 @@ from pydantic import Field, ValidationError
 from rag.errors import AnswerError, VidragError, first_line
 from rag.links import video_url
 from rag.settings import Settings
+from rag.speakers import named
 from rag.types import Moment
 
 SERVER_NAME = "vidrag"
@@ -79,12 +80,12 @@ class VidragTools:
         return self._library
 
     def search_moments(self, query: str, video_ids: Sequence[str] | None, k: int | None,
-                       include_frames: bool) -> CallToolResult:
+                       include_frames: bool, speaker: str | None = None) -> CallToolResult:
         if not query.strip():
             raise VidragError("query is empty")
         library = self.library()
         self._check_videos(library, video_ids)
-        moments = library.search(query, video_ids=video_ids, k=k)
+        moments = library.search(query, video_ids=video_ids, k=k, speaker=speaker or None)
         return self._result({"moments": self._moments_json(library, moments)}, moments, include_frames)
 
     def ask(self, question: str, video_ids: Sequence[str] | None, include_frames: bool) -> CallToolResult:
@@ -126,9 +127,11 @@ class VidragTools:
         start = start_s if start_s is not None else 0.0
         end = end_s if end_s is not None else float("inf")
         said, seen, screen = store.video_text(video.id)
+        said = named(said, video)
 
         def within(segments) -> list[dict]:
-            return [{"start_s": round(s.start_s, 3), "end_s": round(s.end_s, 3), "text": s.text}
+            return [{"start_s": round(s.start_s, 3), "end_s": round(s.end_s, 3), "text": s.text,
+                     **({"speaker": s.speaker} if s.speaker else {})}
                     for s in segments if s.end_s >= start and s.start_s <= end]
 
         data = {"video_id": video.id, "video_name": video.name, "duration_s": video.duration_s,
@@ -205,8 +208,10 @@ def build_server(settings: Settings, library=None, open_library=None) -> MCPServ
         video_ids: VideoIds = None,
         k: Annotated[int | None, Field(ge=1, le=MAX_K, description="How many moments (default 5)")] = None,
         include_frames: IncludeFrames = False,
+        speaker: Annotated[str | None, Field(description="Only what this speaker said: a label such as S2, "
+                                                         "or a name given to one")] = None,
     ) -> CallToolResult:
-        return tools.guarded(lambda: tools.search_moments(query, video_ids, k, include_frames))
+        return tools.guarded(lambda: tools.search_moments(query, video_ids, k, include_frames, speaker))
 
     @server.tool(description=(
         "Answer a question from the videos with the vision-language model: the answer text citing "
@@ -224,7 +229,8 @@ def build_server(settings: Settings, library=None, open_library=None) -> MCPServ
         return tools.guarded(tools.list_videos)
 
     @server.tool(description=(
-        "What is said in a video (segments) and, where its frames are described, what is seen (seen), "
+        "What is said in a video (segments, each with its speaker where speakers were told apart) and, "
+        "where its frames are described, what is seen (seen), "
         "with start and end seconds, optionally between two times."))
     def get_transcript(
         video_id: Annotated[str, Field(description="A video id from list_videos")],

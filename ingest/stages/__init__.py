@@ -6,9 +6,9 @@ here and one entry in STAGES. Stages only compute (and may write rows of their o
 invisible until the commit, as `read` and `describe` do); the pipeline writes the rest and commits.
 """
 
-from ingest.stages import describe, embed, frames, read, summary, tags, transcript
+from ingest.stages import describe, embed, frames, read, speakers, summary, tags, transcript
 
-STAGES = (frames, read, describe, transcript, embed, tags)
+STAGES = (frames, read, describe, transcript, speakers, embed, tags)
 # After the registry row: steps that need the whole indexed video, with `run_after(settings,
 # store, video) -> warnings`. They can only warn; the video is indexed and stays.
 AFTER_COMMIT = (summary,)

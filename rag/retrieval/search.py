@@ -20,6 +20,7 @@ from rag.languages import guess_language, query_terms
 from rag.models import load_clip_embedder, load_text_embedder
 from rag.retrieval.query_batch import QueryBatcher
 from rag.retrieval.seen import attach_frame_text, fold_visual, mark_visual
+from rag.retrieval.speaker_filter import WIDER, allowed_segments, rows_with_speaker, said_by, speaker_labels
 from rag.settings import Settings
 from rag.store import Store, lite_speedup, row_segment_vectors
 from rag.store import row_to_chunk as _row_to_chunk
@@ -66,6 +67,7 @@ class _Candidate:
     visual: bool = False  # found through frame text alone (a description, screen text): the transcript comes later
     source: str = "speech"  # the text row's: "speech", "visual" or "screen"
     frame_number: int | None = None  # the frame the text was read from (the first), for a frame-text hit
+    segments: tuple[Segment, ...] = ()  # the transcript segments of its range, once known
 
 
 class Searcher:
@@ -110,10 +112,12 @@ class Searcher:
         k: int | None = None,
         signals: Sequence[str] = SIGNALS,
         image=None,
+        speaker: str | None = None,
     ) -> list[Moment]:
         """The best `k` moments for `question`, from all videos or only `video_ids`. With `image`
         (a JPEG, PNG or WebP path), frames that look like it count as one more signal; with an
-        image and no question, they are the only one."""
+        image and no question, they are the only one. With `speaker` (a label such as "S2", or a
+        name given to one), only what that speaker said (rag/retrieval/speaker_filter.py)."""
         from rag.retrieval.image_search import check_query_image
 
         k = k or self.settings.search_k
@@ -122,16 +126,22 @@ class Searcher:
         if video_ids:
             videos = {vid: v for vid, v in videos.items() if vid in set(video_ids)}
         question = question.strip()
+        labels: dict[str, str] = {}
+        if speaker and videos:
+            labels = speaker_labels(videos, speaker)
+            videos = {vid: videos[vid] for vid in labels}
+            signals, image = tuple(s for s in signals if s in ("dense", "bm25")), None
         if not videos or not (question or image):
             return []
         # Milvus filters by video only when the user chose videos; otherwise rows of videos that
         # are not committed (an ingest under way, or one that died) are dropped here, which is
         # far cheaper than a filter listing every video in the library.
-        only = list(videos) if video_ids else None
-        fetch = CANDIDATES + (0 if only else LEFTOVER_MARGIN)
+        only = list(videos) if video_ids or labels else None
+        fetch = CANDIDATES * (WIDER if labels else 1) + (0 if only else LEFTOVER_MARGIN)
 
         def committed(hits, video_of):
-            return [h for h in hits if video_of(h) in videos][:CANDIDATES]
+            hits = [h for h in hits if video_of(h) in videos]
+            return (rows_with_speaker(hits, labels) if labels else hits)[:CANDIDATES]
 
         # Two searches need no transcript embedding: CLIP's (its own text tower, then the frames)
         # and BM25's. Once warm they run beside MiniLM and the dense search: the encoders release
@@ -162,7 +172,8 @@ class Searcher:
         if bm25_hits is not None:
             ranked["bm25"] = bm25_hits.result()
 
-        candidates = self._text_candidates(ranked, question, query_vector, lexical="bm25" in signals) if ranked else []
+        candidates = (self._text_candidates(ranked, question, query_vector, lexical="bm25" in signals, labels=labels)
+                      if ranked else [])
         candidates = fold_visual(candidates, self.frame_interval_s / 2, self.store)
         self._add_frames(candidates, frame_hits.result() if frame_hits is not None else [])
         self._add_frames(candidates, image_hits, signal="image")
@@ -184,7 +195,7 @@ class Searcher:
 
     # --- transcript hits -------------------------------------------------------------------
 
-    def _text_candidates(self, ranked, question, query_vector, lexical: bool) -> list[_Candidate]:
+    def _text_candidates(self, ranked, question, query_vector, lexical: bool, labels=None) -> list[_Candidate]:
         """One candidate per chunk hit, fused over the text signals and narrowed to the
         segments that match."""
         fused: dict[str, dict] = {}
@@ -195,7 +206,11 @@ class Searcher:
                 entry["signals"].append(signal)
         top = sorted(fused.values(), key=lambda e: -e["score"])[:NARROW_CHUNKS]
         chunks = [_row_to_chunk(e["row"]) for e in top]
-        spans = narrow(chunks, [row_segment_vectors(e["row"]) for e in top], question, query_vector, lexical)
+        allowed = None
+        if labels:  # a speaker search: only that speaker's segments may make the moment
+            allowed = [allowed_segments(c.segments, labels[e["row"]["video_id"]])
+                       for c, e in zip(chunks, top, strict=True)]
+        spans = narrow(chunks, [row_segment_vectors(e["row"]) for e in top], question, query_vector, lexical, allowed)
         # A chunk is 30 s of talk; its best segment is the evidence. Ranking the chunks again by
         # their best segment's score, as one more list in the fusion, lifts the chunk whose
         # matching sentence is the closest over one that is merely on the same subject.
@@ -208,8 +223,8 @@ class Searcher:
         for rank, i in enumerate(quoting):
             top[i]["score"] += WEIGHTS["phrase"] / (RRF_K + rank + 1)
         return [
-            mark_visual(_Candidate(e["row"]["video_id"], span.start_s, span.end_s, span.text, e["score"], e["signals"]),
-                        e["row"])
+            mark_visual(_Candidate(e["row"]["video_id"], span.start_s, span.end_s, span.text, e["score"], e["signals"],
+                                   segments=span.segments), e["row"])
             for e, span in zip(top, spans, strict=True)
         ]
 
@@ -267,13 +282,14 @@ class Searcher:
             c.end_s = min(c.end_s, duration) if duration else c.end_s
             segments = sorted({s for vid, chunk in chunks if vid == c.video_id for s in chunk.segments
                                if s.end_s > c.start_s and s.start_s < c.end_s}, key=lambda s: s.start_s)
-            c.text = " ".join(s.text for s in segments)
+            c.text, c.segments = " ".join(s.text for s in segments), tuple(segments)
         attach_frame_text(best, self.store)
-        return [
-            Moment(c.video_id, videos[c.video_id].name, c.start_s, c.end_s, c.text, c.frame, c.score,
-                   tuple(s for s in SIGNALS if s in c.signals), c.seen, c.screen)
-            for c in best
-        ]
+        moments = []
+        for c in best:
+            speakers, turns = said_by(c.segments, videos[c.video_id])
+            moments.append(Moment(c.video_id, videos[c.video_id].name, c.start_s, c.end_s, turns or c.text, c.frame,
+                                  c.score, tuple(s for s in SIGNALS if s in c.signals), c.seen, c.screen, speakers))
+        return moments
 
 
 @dataclass(frozen=True)
@@ -282,14 +298,16 @@ class Span:
     end_s: float
     text: str
     score: float  # the best segment's: cosine similarity plus the word-overlap bonus
+    segments: tuple[Segment, ...] = ()
 
 
 def narrow(chunks: list[Chunk], segment_vectors: list[np.ndarray], question: str, query_vector: np.ndarray,
-           lexical: bool = True) -> list[Span]:
+           lexical: bool = True, allowed: list[list[bool]] | None = None) -> list[Span]:
     """For each chunk, the contiguous run of its segments that best matches the question.
     Segments are scored by cosine similarity (their vectors were stored at ingest, one row per
     segment) plus (when `lexical`) a bonus for the question's words they contain, which is what
-    finds names the dense model doesn't know."""
+    finds names the dense model doesn't know. With `allowed` (per chunk, a flag per segment), the
+    run holds allowed segments only (one speaker's)."""
     if not any(chunk.segments for chunk in chunks):
         return [Span(c.start_s, c.end_s, c.text, 0.0) for c in chunks]
     vectors = np.concatenate([v for c, v in zip(chunks, segment_vectors, strict=True) if c.segments])
@@ -297,13 +315,14 @@ def narrow(chunks: list[Chunk], segment_vectors: list[np.ndarray], question: str
     words = _content_words(question) if lexical else set()
     spans = []
     at = 0
-    for chunk in chunks:
+    for number, chunk in enumerate(chunks):
         count = len(chunk.segments)
         if count == 0:
             spans.append(Span(chunk.start_s, chunk.end_s, chunk.text, 0.0))
             continue
         scores = [
             float(similarity[at + i]) + LEXICAL_WEIGHT * _word_overlap(words, seg)
+            if allowed is None or allowed[number][i] else -np.inf
             for i, seg in enumerate(chunk.segments)
         ]
         at += count
@@ -314,7 +333,7 @@ def narrow(chunks: list[Chunk], segment_vectors: list[np.ndarray], question: str
         while last < count - 1 and scores[last + 1] >= scores[best] - SEGMENT_MARGIN:
             last += 1
         run = chunk.segments[first : last + 1]
-        spans.append(Span(run[0].start_s, run[-1].end_s, " ".join(s.text for s in run), scores[best]))
+        spans.append(Span(run[0].start_s, run[-1].end_s, " ".join(s.text for s in run), scores[best], tuple(run)))
     return spans
 
 

@@ -138,8 +138,10 @@ def chunk_to_row(video_id: str, index: int, chunk: Chunk, vector: np.ndarray, se
     """A text row; with `language` (a code, "" for unknown) its BM25 field too, analysed in it."""
     # Each segment's vector as float16 in base64: a tenth of the size of a JSON list of floats,
     # and precise enough to rank a handful of sentences against each other.
+    # A segment's speaker comes fifth, where it has one: rows written before speakers have four.
     segments = [
-        [s.start_s, s.end_s, s.text, base64.b64encode(np.asarray(vec, dtype=np.float16).tobytes()).decode("ascii")]
+        [s.start_s, s.end_s, s.text, base64.b64encode(np.asarray(vec, dtype=np.float16).tobytes()).decode("ascii"),
+         *([s.speaker] if s.speaker else [])]
         for s, vec in zip(chunk.segments, segment_vectors, strict=True)
     ]
     row = {
@@ -196,7 +198,8 @@ def _fit_utf8(text: str, max_bytes: int) -> str:
 
 
 def row_to_chunk(row: dict) -> Chunk:
-    segments = tuple(Segment(float(item[0]), float(item[1]), item[2]) for item in row["segments"])
+    segments = tuple(Segment(float(item[0]), float(item[1]), item[2], item[4] if len(item) > 4 else "")
+                     for item in row["segments"])
     return Chunk(float(row["start_s"]), float(row["end_s"]), row["text"], segments)
 
 

@@ -43,43 +43,46 @@ def srt_cue_text(text: str) -> str:
 MIN_CUE_S = 0.5  # a cue shown for less than this can't be read
 
 
-def _cues(segments: Iterable[Segment], escape=cue_text) -> list[tuple[float, float, str]]:
-    """(start, end, escaped text) per segment with text, in time order."""
+def _cues(segments: Iterable[Segment], escape=cue_text) -> list[tuple[float, float, str, str]]:
+    """(start, end, escaped text, escaped speaker) per segment with text, in time order."""
     cues = []
     for segment in sorted(segments, key=lambda s: s.start_s):
         text = escape(segment.text)
         if text:
-            cues.append((segment.start_s, max(segment.end_s, segment.start_s + MIN_CUE_S), text))
+            cues.append((segment.start_s, max(segment.end_s, segment.start_s + MIN_CUE_S), text,
+                         escape(segment.speaker)))
     return cues
 
 
 def to_webvtt(segments: Iterable[Segment]) -> str:
-    """One cue per segment, in time order."""
+    """One cue per segment, in time order; a speaker as the cue's voice span, `<v S1>`."""
     lines = ["WEBVTT", ""]
-    for start, end, text in _cues(segments):
-        lines += [f"{vtt_time(start)} --> {vtt_time(end)}", text, ""]
+    for start, end, text, speaker in _cues(segments):
+        lines += [f"{vtt_time(start)} --> {vtt_time(end)}", f"<v {speaker}>{text}" if speaker else text, ""]
     return "\n".join(lines)
 
 
 def to_srt(segments: Iterable[Segment]) -> str:
-    """SubRip: numbered cues, a comma before the milliseconds."""
-    blocks = [f"{number}\n{vtt_time(start).replace('.', ',')} --> {vtt_time(end).replace('.', ',')}\n{text}\n"
-              for number, (start, end, text) in enumerate(_cues(segments, srt_cue_text), 1)]
+    """SubRip: numbered cues, a comma before the milliseconds; a speaker as a prefix, `S1: `."""
+    blocks = [f"{number}\n{vtt_time(start).replace('.', ',')} --> {vtt_time(end).replace('.', ',')}\n"
+              f"{speaker + ': ' if speaker else ''}{text}\n"
+              for number, (start, end, text, speaker) in enumerate(_cues(segments, srt_cue_text), 1)]
     return "\n".join(blocks)
 
 
 def to_json(segments: Iterable[Segment]) -> str:
-    """An array of {start_s, end_s, text}, in time order."""
-    rows = [{"start_s": round(s.start_s, 3), "end_s": round(s.end_s, 3), "text": s.text}
+    """An array of {start_s, end_s, text} (and speaker, where known), in time order."""
+    rows = [{"start_s": round(s.start_s, 3), "end_s": round(s.end_s, 3), "text": s.text,
+             **({"speaker": s.speaker} if s.speaker else {})}
             for s in sorted(segments, key=lambda s: s.start_s)]
     return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
 
 
 def to_text(segments: Iterable[Segment]) -> str:
-    """One line per segment: `[mm:ss] text`."""
+    """One line per segment: `[mm:ss] text`, or `[mm:ss] S1: text` with a speaker."""
     from rag.clock import format_clock
 
-    return "".join(f"[{format_clock(s.start_s)}] {' '.join(s.text.split())}\n"
+    return "".join(f"[{format_clock(s.start_s)}] {s.speaker + ': ' if s.speaker else ''}{' '.join(s.text.split())}\n"
                    for s in sorted(segments, key=lambda s: s.start_s) if s.text.strip())
 
 

@@ -58,9 +58,9 @@ def main(argv: list[str] | None = None) -> int:
 def _register() -> None:
     # Imported here, after `edge` exists: each module declares its commands with it.
     from vidrag.cli import eval as eval_cli
-    from vidrag.cli import find, library, read, serve, transcript, videos
+    from vidrag.cli import find, library, read, serve, speakers, transcript, videos
 
-    for module in (library, read, find, videos, transcript, eval_cli, serve):
+    for module in (library, read, find, videos, transcript, speakers, eval_cli, serve):
         for command in module.COMMANDS:
             cli.add_command(command)
 

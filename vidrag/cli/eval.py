@@ -56,13 +56,19 @@ def evaluate(suite: str, k: int, signals: tuple[str, ...], tolerance: float, max
 
     if k < 1 or tolerance < 0 or max_width <= 0:
         raise VidragError("--k must be at least 1, --tolerance at least 0 and --max-width above 0")
+    from rag.speaker_eval import format_speakers, load_references
+
     rows = _signal_rows(signals)
     cases = load_suite(suite)  # a malformed suite fails before any model loads
+    references = load_references(suite)
     server = running_server()
     library = RemoteLibrary(server) if server is not None else Library()  # a server holds the library
     try:
-        video_ids = resolve_videos(cases, library.store.list_videos(), where=Path(suite).name)
+        videos = library.store.list_videos()
+        video_ids = resolve_videos(cases, videos, where=Path(suite).name)
+        speakers, speaker_row = _speakers(library, references, cases, video_ids, videos, suite, k, tolerance, max_width)
         table = [score_search(library.searcher, cases, video_ids, row, k, tolerance, max_width) for row in rows]
+        table += [speaker_row] if speaker_row is not None else []
         scored_answers = score_answers(library, cases, video_ids, tolerance) if answers else None
     finally:
         library.close()
@@ -71,15 +77,41 @@ def evaluate(suite: str, k: int, signals: tuple[str, ...], tolerance: float, max
                   "max_width_s": max_width, "rows": [row.to_json() for row in table]}
         if scored_answers is not None:
             result["answers"] = scored_answers.to_json()
+        if speakers:
+            result["speakers"] = [s.to_json() for s in speakers]
         print(json.dumps(result, indent=2))
     else:
         print(f"{suite}: {len(cases)} questions, k={k}, tolerance {tolerance:g} s, max width {max_width:g} s")
         print(format_table(table, scored_answers))
+        if speakers:
+            print("\n" + format_speakers(speakers))
     if scored_answers is not None and scored_answers.failed:
         print(f"error: {len(scored_answers.failed)} answers failed; first: {scored_answers.failed[0]}",
               file=sys.stderr)
         return EXIT_ANSWERS_FAILED
     return 0
+
+
+def _speakers(library, references, cases, video_ids, videos, suite, k, tolerance, max_width):
+    """The speakers' scores per reference video, and the speaker-filtered search row (None when
+    the suite has no questions with a voice)."""
+    from rag.eval import Case, resolve_videos
+    from rag.speaker_eval import score_speaker_search, score_speakers
+
+    if not references:
+        return [], None
+    as_cases = [Case(r.line, "", r.video, 0.0, 1.0) for r in references]
+    reference_ids = resolve_videos(as_cases, videos, where=Path(suite).name)
+    scores, mapping = [], {}
+    for reference in references:
+        video_id = reference_ids[reference.line]
+        said = library.store.video_text(video_id).said
+        score = score_speakers(reference.video, reference.turns, said)
+        scores.append(score)
+        mapping[video_id] = score.mapping
+    if not any(c.voice for c in cases):
+        return scores, None
+    return scores, score_speaker_search(library.searcher, cases, video_ids, mapping, k, tolerance, max_width)
 
 
 COMMANDS = (evaluate,)

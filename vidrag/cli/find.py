@@ -34,18 +34,22 @@ def open_library():
 @click.argument("query", required=False, default="")
 @click.option("--image", metavar="PATH", help="A JPEG, PNG or WebP image: moments that look like it.")
 @click.option("--tag", metavar="TAG", help="Only moments whose frames carry this zero-shot tag.")
+@click.option("--speaker", metavar="WHO", help="Only what this speaker said: a label (S2) or the name given to one.")
 @video_option
 @click.option("--k", type=int, default=None, help="How many moments (default VIDRAG_SEARCH_K).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of moments.")
 @edge
-def search(query: str, image: str | None, tag: str | None, video_ids: tuple[str, ...], k: int | None,
-           as_json: bool) -> int:
+def search(query: str, image: str | None, tag: str | None, speaker: str | None, video_ids: tuple[str, ...],
+           k: int | None, as_json: bool) -> int:
     """Find the moments that match words, an --image, or both."""
     if not query.strip() and not image:
         raise VidragError("give a query, an --image, or both")
+    if speaker is not None and (tag or image or not speaker.strip()):
+        raise VidragError("--speaker needs words to search for, without --tag or --image" if speaker.strip()
+                          else "--speaker is empty")
     server = running_server()
     if server is not None:
-        return print_found(_search_through(server, query, image, tag, list(video_ids) or None, k), as_json)
+        return print_found(_search_through(server, query, image, tag, list(video_ids) or None, k, speaker), as_json)
     library = open_library()
     if library is None:
         if as_json:
@@ -56,7 +60,7 @@ def search(query: str, image: str | None, tag: str | None, video_ids: tuple[str,
 
         moments = search_with_tag(library.searcher, query, tag, video_ids=list(video_ids) or None, k=k, image=image)
     else:
-        moments = library.searcher.search(query, video_ids=list(video_ids) or None, k=k, image=image)
+        moments = library.searcher.search(query, video_ids=list(video_ids) or None, k=k, image=image, speaker=speaker)
     return print_found(moments, as_json)
 
 
@@ -113,13 +117,13 @@ def running_server():
     return server_for(load_settings())
 
 
-def _search_through(server, query, image, tag, video_ids, k) -> list:
+def _search_through(server, query, image, tag, video_ids, k, speaker=None) -> list:
     from pathlib import Path
 
     from rag.retrieval.image_search import check_query_image
     from vidrag.cli.remote import moment_from_json
 
-    params = {"q": query, "video": video_ids, "k": k, "tag": tag}
+    params = {"q": query, "video": video_ids, "k": k, "tag": tag, "speaker": speaker}
     if image:
         path = check_query_image(image)
         with open(path, "rb") as data:
@@ -194,7 +198,8 @@ def print_moments(moments) -> None:
         span = f"[{format_clock(m.start_s)}-{format_clock(m.end_s)}]"
         print(printable(f"{number}. {m.video_name} {span}  ({'+'.join(m.signals)}, score {m.score:.4f})"))
         if m.text:
-            print(printable(f"   said: \"{m.text}\""))
+            by = f" by {', '.join(m.speakers)}" if len(m.speakers) == 1 else ""
+            print(printable(f"   said{by}: \"{m.text}\""))
         if m.seen:
             print(printable(f"   seen: \"{m.seen}\""))
         if m.screen:  # lines of text on screen, on one line here

@@ -179,6 +179,9 @@ def _summary(result) -> str:
         parts.append(f"{video.frames} frames")
     parts.append(f"{video.text_chunks} text chunks")
     parts.append(f"transcript: {video.transcript_source}" + (f", {video.language}" if video.language else ""))
+    if video.text_chunks:
+        parts.append(f"{video.speakers} speaker{'s' if video.speakers != 1 else ''}" if video.speakers
+                     else "no speakers")
     if video.has_video:
         parts.append(f"{result.described} frames described" if not result.not_described
                      else f"frames not described ({result.not_described})")

@@ -126,7 +126,7 @@ def moment_from_json(data: dict):
         video_id=data["video_id"], video_name=data["video_name"], start_s=data["start_s"], end_s=data["end_s"],
         text=data.get("text", ""), frame=frame,
         score=data.get("score", 0.0), signals=tuple(data.get("signals", ())), seen=data.get("seen", ""),
-        screen=data.get("screen", ""),
+        screen=data.get("screen", ""), speakers=tuple(data.get("speakers", ())),
     )
 
 
@@ -141,9 +141,18 @@ class RemoteLibrary:
     def list_videos(self) -> list:
         return [video_from_json(v) for v in self.server.get("/videos")["videos"]]
 
-    def search(self, question: str, k: int | None = None, signals=None) -> list:
-        found = self.server.get("/search", q=question, k=k, signal=list(signals) if signals else None)
+    def search(self, question: str, k: int | None = None, signals=None, speaker: str | None = None) -> list:
+        found = self.server.get("/search", q=question, k=k, signal=list(signals) if signals else None,
+                                speaker=speaker)
         return [moment_from_json(m) for m in found["moments"]]
+
+    def video_text(self, video_id: str):
+        """What the video says, as the server's JSON transcript gives it (speakers by name)."""
+        from rag.store.store import VideoText
+        from rag.types import Segment
+
+        rows = self.server.call("GET", f"/videos/{video_id}/transcript", params={"format": "json"}).json()
+        return VideoText([Segment(r["start_s"], r["end_s"], r["text"], r.get("speaker", "")) for r in rows], [], [])
 
     def answer(self, question: str) -> RemoteAnswer:
         return RemoteAnswer(self.server, question)

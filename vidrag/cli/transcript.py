@@ -26,13 +26,14 @@ def transcript(video_id: str, form: str) -> int:
     if server is not None:
         text = server.call("GET", f"/videos/{video_id}/transcript", params={"format": form}).text
     else:
+        from rag.speakers import named
         from rag.store import Store
         from rag.videos.search import find_video
 
         store = Store(settings)
         try:
             video = find_video(store, video_id)
-            said = store.video_text(video.id).said
+            said = named(store.video_text(video.id).said, video)
         finally:
             store.close()
         text = format_transcript(said, form)

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from rag.errors import AnswerError, IngestError, VidragError, first_line
+from rag.speakers import named
 from rag.videos.captions import TRANSCRIPT_FORMATS, format_transcript
 from vidrag.server.api_videos import add_video_routes
 from vidrag.server.services import Services
@@ -106,15 +107,17 @@ def build_api(get_services: Callable[[], Services]) -> FastAPI:
             raise Failure(422, f"unknown format {format!r}; one of {', '.join(TRANSCRIPT_FORMATS)}")
         services = get_services()
         video = _find(services, video_id)
-        said = services.library.store.video_text(video.id).said
+        said = named(services.library.store.video_text(video.id).said, video)
         return PlainTextResponse(format_transcript(said, format), media_type=MEDIA_TYPES[format])
 
     @api.get("/search")
     def search(q: str = "", video: VideoFilter = None, k: HowMany = None, tag: str | None = None,
-               signal: SignalFilter = None) -> dict:
-        """Moments that match the words `q`; `video` (repeatable) and `tag` narrow them; `signal`
-        (repeatable) keeps only those ranked lists, as `vidrag eval --signals` compares them."""
-        return {"moments": _search(get_services(), q, video, k, tag, None, signal)}
+               signal: SignalFilter = None,
+               speaker: Annotated[str | None, Query(description="Only what this speaker said: S2, or a name")] = None,
+               ) -> dict:
+        """Moments that match the words `q`; `video` (repeatable), `tag` and `speaker` narrow them;
+        `signal` (repeatable) keeps only those ranked lists, as `vidrag eval --signals` compares them."""
+        return {"moments": _search(get_services(), q, video, k, tag, None, signal, speaker)}
 
     @api.post("/search")
     def search_image(image: Annotated[UploadFile, File()], q: str = "", video: VideoFilter = None,
@@ -198,11 +201,13 @@ def _video_json(services: Services, video) -> dict:
     return listed_video(services.library.store, video)
 
 
-def _search(services: Services, q: str, video_ids, k, tag, image, signals=None) -> list[dict]:
+def _search(services: Services, q: str, video_ids, k, tag, image, signals=None, speaker=None) -> list[dict]:
     from rag.retrieval.search import SIGNALS
 
     if not q.strip() and not image:
         raise Failure(422, "give a query q, an image, or both")
+    if speaker is not None and (tag or not speaker.strip()):
+        raise Failure(422, "speaker and tag do not go together" if speaker.strip() else "speaker is empty")
     _check_videos(services, video_ids)
     searcher = services.library.searcher
     if signals:
@@ -211,13 +216,14 @@ def _search(services: Services, q: str, video_ids, k, tag, image, signals=None) 
             raise Failure(422, f"unknown signal {unknown[0]!r}; one of {', '.join(SIGNALS)}")
         if tag:
             raise Failure(422, "signal and tag do not go together")
-        return [m.to_json() for m in searcher.search(q, video_ids=video_ids, k=k, signals=tuple(signals))]
+        return [m.to_json() for m in searcher.search(q, video_ids=video_ids, k=k, signals=tuple(signals),
+                                                     speaker=speaker)]
     if tag:
         from rag.retrieval.tags import search_with_tag
 
         moments = search_with_tag(searcher, q, tag, video_ids=video_ids, k=k, image=image)
     else:
-        moments = searcher.search(q, video_ids=video_ids, k=k, image=image)
+        moments = searcher.search(q, video_ids=video_ids, k=k, image=image, speaker=speaker)
     return [m.to_json() for m in moments]
 
 

@@ -8,10 +8,15 @@ from typing import Annotated
 
 from fastapi import FastAPI, Query
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from rag.errors import AnswerError
 
 HowManyVideos = Annotated[int | None, Query(ge=1, le=100, description="How many results.")]
+
+
+class SpeakerName(BaseModel):
+    name: str = Field(max_length=200, description="The speaker's name; empty: back to the label")
 
 
 def add_video_routes(api: FastAPI, get_services: Callable, find: Callable, failure: type[Exception]) -> None:
@@ -75,3 +80,16 @@ def add_video_routes(api: FastAPI, get_services: Callable, find: Callable, failu
         except AnswerError as e:
             raise failure(502, str(e)) from e
         return written.to_json()
+
+    @api.post("/videos/{video_id}/speakers/{label}")
+    def rename_speaker(video_id: str, label: str, body: SpeakerName) -> dict:
+        """Give a speaker of the video a name (`{"name": ""}` takes it back): transcripts, prompts
+        and `speaker` searches use it from then on. 422 for a label the video lacks, or a bad name."""
+        from rag.speakers import SpeakerError, rename
+
+        services = get_services()
+        video = find(services, video_id)
+        try:
+            return rename(services.library.store, video, label, body.name).to_json()
+        except SpeakerError as e:
+            raise failure(422, str(e)) from e

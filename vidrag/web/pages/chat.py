@@ -8,6 +8,7 @@ import streamlit as st
 from rag import Library, search_query
 from rag.clock import format_clock
 from rag.errors import AnswerError, VidragError
+from rag.speakers import named
 from rag.types import Moment
 from rag.videos.captions import to_webvtt
 from vidrag.web.common import App, current, play
@@ -68,7 +69,7 @@ def player(library: Library) -> None:
         return
     start = int(playing["start_s"])
     st.markdown(f"**{as_text(video.name)}** from {format_clock(start)}")
-    segments = [s for chunk in library.store.chunks(video.id) for s in chunk.segments]
+    segments = named([s for chunk in library.store.chunks(video.id) for s in chunk.segments], video)
     subtitles = {"Transcript": to_webvtt(segments)} if segments else None
     # A new container key per request makes the browser load the player again at the new time.
     with st.container(key=f"player-{video.id}-{start}"):

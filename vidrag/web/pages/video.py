@@ -8,6 +8,7 @@ import streamlit as st
 
 from rag.clock import format_clock
 from rag.errors import VidragError
+from rag.speakers import named
 from rag.store.videos import VideoIndex
 from rag.types import Segment, Video
 from rag.videos.captions import chapters_to_webvtt, to_webvtt
@@ -16,6 +17,7 @@ from rag.videos.summarize import VideoSummary, summarize_video
 from vidrag.web.common import App, current, video_tags
 from vidrag.web.literal import as_label, as_text
 from vidrag.web.navigation import CHAT_PAGE, LIBRARY_PAGE, VIDEO_PAGE
+from vidrag.web.speakers import speakers_section
 from vidrag.web.video_route import video_url
 
 SEGMENTS_PER_PART = 100  # transcript rows drawn at a time: a 3-hour talk has thousands
@@ -64,7 +66,7 @@ def timed_lines(video: Video, title: str, lines: list[Segment], key: str) -> Non
             when, words = st.columns([1, 7], vertical_alignment="center")
             when.button(format_clock(line.start_s), key=f"{key}-{part}-{i}", on_click=seek,
                         args=(video.id, line.start_s), type="tertiary")
-            words.markdown(as_text(line.text))
+            words.markdown((f"**{as_text(line.speaker)}:** " if line.speaker else "") + as_text(line.text))
 
 
 def summary_section(app: App, video: Video, summary: VideoSummary | None) -> None:
@@ -133,7 +135,8 @@ def render(app: App) -> None:
     st.caption(as_text(" · ".join(details)))
     stored = VideoIndex(app.library.store).get_summary(video.id)
     summary = VideoSummary.from_info(stored) if stored else None
-    segments, descriptions, screen = app.library.store.video_text(video.id)
+    raw_segments, descriptions, screen = app.library.store.video_text(video.id)
+    segments = named(raw_segments, video)
 
     watch, about = st.columns([3, 2])
     with watch:
@@ -149,6 +152,7 @@ def render(app: App) -> None:
         if summary and summary.chapters:
             chapters(video, summary)
         summary_section(app, video, summary)
+        speakers_section(app.library.store, video, raw_segments)
         if tags := video_tags(video):
             st.subheader("Tags")
             st.markdown(as_text(" · ".join(tags)))
