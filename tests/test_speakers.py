@@ -290,6 +290,46 @@ def test_the_video_page_shows_the_speakers_and_renames_one(meeting, monkeypatch)
     assert [t.key.rsplit("-", 1)[1] for t in names] == ["S1", "S2", "S3"]
     names[0].set_value("Chair")
     next(b for b in app.button if f"speaker-{video_id}-S1" in (b.key or "")).click().run()
-    assert app.session_state.app.library.store.get_video(video_id).speaker_names == {"S1": "Chair"}
+    assert app.session_state.app.library.store.get_video(video_id).speaker_names["S1"] == "Chair"
     markdown = " ".join(m.value for m in app.markdown)
     assert "**Chair:** Welcome everyone" in markdown
+
+
+@pytest.mark.slow
+def test_music_one_word_and_overlapping_speech_each_get_speakers_or_none(tmp_path, espeak, settings):
+    """The bad cases: none fails its ingest, and each ends with speakers, or a clear none."""
+    if not REAL_WHISPER.is_file():
+        pytest.skip(f"the real Whisper tiny.en is not at {REAL_WHISPER}")
+    from bench.speech import say, write_media
+    from evals.conversation import VOICES
+    from ingest.pipeline import Ingestor
+
+    rate = 16000
+    t = np.arange(20 * rate) / rate
+    music = sum(0.15 * np.sin(2 * np.pi * f * t) * (1 + np.sin(2 * np.pi * 0.5 * t)) / 2 for f in (262, 330, 392))
+    one_word = np.concatenate([np.zeros(rate), say("Hello."), np.zeros(rate)])
+    a = say("The committee met on Tuesday to talk about the budget for next year.", 150, VOICES["A"].espeak,
+            VOICES["A"].pitch)
+    b = say("I think the library needs a new roof before the winter comes.", 180, VOICES["B"].espeak, VOICES["B"].pitch)
+    both = np.zeros(rate + max(len(a), len(b) + rate), dtype=np.float32)
+    both[rate : rate + len(a)] += a
+    both[2 * rate : 2 * rate + len(b)] += b  # B starts a second into A and they talk over each other
+    files = {name: write_media(audio.astype(np.float32), tmp_path / f"{name}.m4a")
+             for name, audio in (("music", music), ("one_word", one_word), ("overlap", both))}
+    ingestor = Ingestor(settings.model_copy(update={"whisper_model": str(REAL_WHISPER), "whisper_language": "en",
+                                                    "speakers": "on"}))
+    try:
+        results = {name: ingestor.add(path) for name, path in files.items()}
+        store = ingestor.store
+        for name, result in results.items():
+            assert result.status == "added" and not [w for w in result.warnings if "speakers" in w], name
+            said = store.video_text(result.video.id).said
+            labels = {s.speaker for s in said}
+            if said:  # what was heard has a speaker, and the count says how many
+                assert "" not in labels and len(labels) == result.video.speakers >= 1, name
+            else:
+                assert result.video.speakers == 0, name
+        assert results["one_word"].video.speakers == 1
+        assert 1 <= results["overlap"].video.speakers <= 2
+    finally:
+        ingestor.store.close()

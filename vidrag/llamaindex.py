@@ -70,6 +70,8 @@ def moment_nodes(moment: Moment, video: Video | None, frames: bool = True) -> li
         "screen": moment.screen,
         "url": video_url(video, moment.start_s, moment.end_s),
     }
+    if moment.speakers:  # shown to the LLM: "who said it?" needs it
+        metadata["speakers"] = ", ".join(moment.speakers)
     if moment.frame:
         metadata["frame_path"] = moment.frame.path
     text_id = f"{moment.video_id}:{moment.start_s:.3f}-{moment.end_s:.3f}"
