@@ -17,10 +17,13 @@ import numpy as np
 CHOICES = {
     "resemblyzer + average linkage 0.70 (default)": ("resemblyzer", "average", 0.70),
     "resemblyzer + average linkage 0.60": ("resemblyzer", "average", 0.60),
+    "resemblyzer + average linkage 0.65": ("resemblyzer", "average", 0.65),
+    "resemblyzer + average linkage 0.75": ("resemblyzer", "average", 0.75),
     "resemblyzer + average linkage 0.80": ("resemblyzer", "average", 0.80),
     "resemblyzer + spectral, eigengap count": ("resemblyzer", "spectral", 0.70),
-    "MFCC mean and spread (no model) + average linkage 0.90": ("mfcc", "average", 0.90),
-    "MFCC mean and spread (no model) + average linkage 0.95": ("mfcc", "average", 0.95),
+    "MFCC mean and spread (no model) + average linkage 0.30": ("mfcc", "average", 0.30),
+    "MFCC mean and spread (no model) + average linkage 0.50": ("mfcc", "average", 0.50),
+    "MFCC mean and spread (no model) + average linkage 0.70": ("mfcc", "average", 0.70),
 }
 
 
