@@ -102,7 +102,7 @@ def _clipped(segment: dict) -> Segment:
     if words:
         start, end = float(words[0]["start"]), max(float(words[-1]["end"]), float(words[0]["start"]))
     return Segment(start, end, segment["text"].strip(),
-                   words=tuple(Word(float(w["start"]), float(w["end"]), w["word"].strip()) for w in words))
+                   words=tuple(Word(float(w["start"]), float(w["end"]), w["word"]) for w in words))
 
 
 def _placed(segment: Segment, start_s: float, end_s: float, offset_s: float, span_s: float) -> Segment:

@@ -128,13 +128,13 @@ def load_suite(path: str | Path) -> list[Case]:
         raise SuiteError(f"cannot read the suite {path}: {e.strerror or e}") from e
     # Lines with "turns" say who spoke when (rag/speaker_eval.py reads them), not questions.
     cases = [parse_line(text, number, path.name) for number, text in enumerate(lines, 1)
-             if text.strip() and not _is_turns_line(text)]
-    if not cases and not any(_is_turns_line(text) for text in lines):
+             if text.strip() and not is_turns_line(text)]
+    if not cases and not any(is_turns_line(text) for text in lines):
         raise SuiteError(f"{path.name}: no questions in the suite")
     return cases
 
 
-def _is_turns_line(text: str) -> bool:
+def is_turns_line(text: str) -> bool:
     try:
         data = json_object(text)
     except ValueError:

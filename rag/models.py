@@ -26,7 +26,7 @@ _cache: dict[tuple, object] = {}
 _cache_lock = threading.Lock()
 
 
-def _once(key: tuple, load: Callable[[], object]) -> object:
+def load_once(key: tuple, load: Callable[[], object]) -> object:
     """Load a model the first time its key is asked for; later calls get the same object."""
     with _cache_lock:
         if key not in _cache:
@@ -92,7 +92,7 @@ def load_whisper(name_or_path: str, device: str, notify: Notify | None = None):
         except Exception as e:  # download failures, corrupt checkpoints
             raise ModelLoadError(f"Could not load Whisper model '{name_or_path}': {first_line(e)}") from e
 
-    return _once(("whisper", name_or_path, device), load)
+    return load_once(("whisper", name_or_path, device), load)
 
 
 def _load_whisper_file(path: str, device: str):
@@ -167,7 +167,7 @@ class TextEmbedder:
 
 
 def load_text_embedder(name_or_path: str, device: str, notify: Notify | None = None) -> TextEmbedder:
-    return _once(("text", name_or_path, device), lambda: TextEmbedder(name_or_path, device, notify))
+    return load_once(("text", name_or_path, device), lambda: TextEmbedder(name_or_path, device, notify))
 
 
 # --- OpenCLIP ------------------------------------------------------------------------------
@@ -282,5 +282,6 @@ def _has_text_projection(model) -> bool:
 
 
 def load_clip_embedder(model_name: str, pretrained: str, device: str, notify: Notify | None = None) -> ClipEmbedder:
-    return _once(("clip", model_name, pretrained, device), lambda: ClipEmbedder(model_name, pretrained, device, notify))
+    return load_once(("clip", model_name, pretrained, device),
+                     lambda: ClipEmbedder(model_name, pretrained, device, notify))
 

@@ -80,13 +80,13 @@ def load_references(path) -> list[Reference]:
     malformed one."""
     from pathlib import Path
 
-    from rag.eval import SuiteError, _is_turns_line
+    from rag.eval import SuiteError, is_turns_line
     from rag.json_object import json_object
 
     path = Path(path)
     found = []
     for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not text.strip() or not _is_turns_line(text):
+        if not text.strip() or not is_turns_line(text):
             continue
         data = json_object(text)
         video, turns = data.get("video"), data["turns"]

@@ -7,7 +7,8 @@ from dataclasses import asdict, dataclass, field
 
 @dataclass(frozen=True)
 class Word:
-    """One word Whisper heard, with its times (from the model's alignment heads)."""
+    """One word Whisper heard, with its times (from the model's alignment heads). Its text is
+    Whisper's, leading space included where the language puts one, so words join with ""."""
 
     start_s: float
     end_s: float

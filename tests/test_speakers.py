@@ -20,7 +20,7 @@ from rag.videos.captions import format_transcript
 
 
 def _words(start: float, texts: list[str], each_s: float = 0.5) -> tuple[Word, ...]:
-    return tuple(Word(start + i * each_s, start + (i + 1) * each_s - 0.05, t) for i, t in enumerate(texts))
+    return tuple(Word(start + i * each_s, start + (i + 1) * each_s - 0.05, " " + t) for i, t in enumerate(texts))
 
 
 def _segment(start: float, texts: list[str]) -> Segment:
@@ -88,6 +88,28 @@ def test_a_group_with_too_little_speech_joins_its_nearest_speaker():
     seconds = [1.6] * 10 + [MIN_SPEAKER_S / 2]
     labels = cluster_voices(vectors, seconds)
     assert len(set(labels)) == 1
+
+
+def test_the_speaker_model_loads_from_the_wheel_or_a_checkpoint_path(tmp_path):
+    import torch
+
+    from ingest.speakers import load_voice_encoder
+    from ingest.speakers.voices import embed_stretches
+    from rag.errors import ModelLoadError
+
+    packaged = load_voice_encoder("resemblyzer", "cpu")
+    assert load_voice_encoder("resemblyzer", "cpu") is packaged  # once per process
+    checkpoint = tmp_path / "voices.pt"
+    torch.save({"model_state": packaged.state_dict()}, checkpoint)  # the same network, by path
+    by_path = load_voice_encoder(str(checkpoint), "cpu")
+    audio = [np.random.default_rng(0).standard_normal(24000, dtype=np.float32) * np.float32(0.1)]
+    assert np.allclose(embed_stretches(by_path, audio), embed_stretches(packaged, audio), atol=1e-6)
+    with pytest.raises(ModelLoadError, match="no such checkpoint file"):
+        load_voice_encoder(str(tmp_path / "missing.pt"), "cpu")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ModelLoadError) as junk:
+        load_voice_encoder(str(tmp_path / "junk.pt"), "cpu")
+    assert str(junk.value).startswith("speaker model ") and "\n" not in str(junk.value)
 
 
 def test_score_maps_labels_to_voices_by_the_most_time():

@@ -41,7 +41,6 @@ def voice_vectors(windows: Iterable[np.ndarray], pieces: Sequence[Piece], encode
     """One voice vector per piece (in time order), from audio read a window at a time. A piece the
     audio does not reach (the stream ended early) gets the vector of the piece before it."""
     vectors = np.zeros((len(pieces), DIM), dtype=np.float32)
-    found = np.zeros(len(pieces), dtype=bool)
     buffer = np.zeros(0, dtype=np.float32)
     buffer_start = 0  # the sample of the file where `buffer` begins
     next_piece = 0
@@ -55,7 +54,6 @@ def voice_vectors(windows: Iterable[np.ndarray], pieces: Sequence[Piece], encode
             stretches = [buffer[max(0, _sample(p.start_s) - buffer_start) : _sample(p.end_s) - buffer_start]
                          for p in pieces[next_piece:ready]]
             vectors[next_piece:ready] = embed_stretches(encoder, stretches)
-            found[next_piece:ready] = True
             next_piece = ready
         # Keep only what the next piece still needs (a segment can run on into the next window).
         keep_from = _sample(pieces[next_piece].start_s) if next_piece < len(pieces) else buffer_end
@@ -63,13 +61,12 @@ def voice_vectors(windows: Iterable[np.ndarray], pieces: Sequence[Piece], encode
         buffer, buffer_start = buffer[drop:].copy(), buffer_start + drop  # a copy: the window itself is let go
         if on_window:
             on_window(buffer_end / SAMPLE_RATE)
-    if next_piece < len(pieces) and len(buffer):  # the audio ended inside the last pieces
+    if next_piece < len(pieces):  # the audio ended inside or before the last pieces
         stretches = [buffer[max(0, _sample(p.start_s) - buffer_start) :] for p in pieces[next_piece:]]
-        vectors[next_piece:] = embed_stretches(encoder, stretches)
-        found[next_piece:] = True
-    for index in range(len(pieces)):
-        if not found[index]:
-            vectors[index] = vectors[index - 1] if index else vectors[found.argmax()] if found.any() else 1 / DIM ** 0.5
+        heard = [s for s in stretches if len(s)]  # a prefix: past the audio's end nothing is left
+        vectors[next_piece : next_piece + len(heard)] = embed_stretches(encoder, heard)
+        for index in range(next_piece + len(heard), len(pieces)):
+            vectors[index] = vectors[index - 1] if index else np.full(DIM, DIM**-0.5)
     return vectors
 
 

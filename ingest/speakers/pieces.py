@@ -94,7 +94,7 @@ def labelled(segments: Sequence[Segment], pieces: Sequence[Piece], speakers: Seq
             first = 0 if at == 0 else own[at][0].first_word
             last = len(segment.words) if end == len(own) else own[end][0].first_word
             words = segment.words[first:last]
-            text = " ".join(w.text for w in words).strip()
+            text = "".join(w.text for w in words).strip()  # Whisper's words carry their own spaces
             start = segment.start_s if at == 0 else words[0].start_s
             stop = segment.end_s if end == len(own) else words[-1].end_s
             parts.append((Segment(start, max(start, stop), text, words=tuple(words)), runs[at]))

@@ -12,22 +12,19 @@ CPU little more than over one (BENCHMARKS.md, "Speakers").
 from __future__ import annotations
 
 import importlib.util
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from rag.errors import ModelLoadError, first_line
+from rag.models import load_once
 
 SAMPLE_RATE = 16000  # what the encoder was trained on, and what ingest.audio decodes to
 PARTIAL_FRAMES = 160  # mel frames of 10 ms: 1.6 s
 HOP = 160  # samples per mel frame
 PACKAGED = "resemblyzer"  # VIDRAG_SPEAKER_MODEL for the weights in the wheel
 DIM = 256
-
-_models: dict[tuple[str, str], object] = {}
-_lock = threading.Lock()
 
 
 def voice_model_installed() -> bool:
@@ -37,11 +34,7 @@ def voice_model_installed() -> bool:
 def load_voice_encoder(name_or_path: str, device: str):
     """The encoder, loaded on first use and kept for the process. `name_or_path`: "resemblyzer"
     for the packaged weights, or a checkpoint file of the same network."""
-    key = (name_or_path, device)
-    with _lock:
-        if key not in _models:
-            _models[key] = _load(name_or_path, device)
-        return _models[key]
+    return load_once(("voice", name_or_path, device), lambda: _load(name_or_path, device))
 
 
 def _load(name_or_path: str, device: str):
