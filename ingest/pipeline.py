@@ -13,19 +13,17 @@ import shutil
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path, PurePath
 
+from ingest.indexing import compute, duration, write
 from ingest.probe import MediaInfo, list_packets, probe
-from ingest.stages import AFTER_COMMIT, STAGES
+from ingest.stages import AFTER_COMMIT
 from ingest.storage import content_id, disk_full, looks_full, take_copy
-from ingest.work import Progress, Work
+from ingest.work import Progress
 from rag.datadir import check_writable
 from rag.errors import IngestError
-from rag.models import load_clip_embedder, load_text_embedder
 from rag.settings import Settings
 from rag.store import Store
-from rag.store.videos import VideoIndex
 from rag.types import Video
 from rag.videos.search import find_video
 
@@ -69,8 +67,11 @@ def media_files(path: Path, unreadable: list[str] | None = None) -> list[Path]:
 class Ingestor:
     """Adds and removes videos. Models load on first use and are shared by every add."""
 
-    def __init__(self, settings: Settings, store: Store | None = None, notify: Callable[[str], None] | None = None):
+    def __init__(self, settings: Settings, store: Store | None = None, notify: Callable[[str], None] | None = None,
+                 workers=None):
+        """`workers`: a Ray pool (ingest/distributed/) that runs the stages; None: here."""
         self.settings = settings
+        self.workers = workers
         check_writable(settings.data_dir)  # videos and frames live there, whichever Milvus holds the rows
         self.store = store or Store(settings)
         self.notify = notify
@@ -156,55 +157,14 @@ class Ingestor:
 
     def _index(self, path, original: Path, name, video_id, info: MediaInfo, packet_list, subtitles,
                progress: Progress, extra: dict) -> AddResult:
-        settings = self.settings
-        text_model = load_text_embedder(settings.text_model, self.device, self.notify)
-        self.store.ensure_collection("text", text_model.name, text_model.dim)
-        clip = None
-        if info.video:
-            clip = load_clip_embedder(settings.clip_model, settings.clip_pretrained, self.device, self.notify)
-            self.store.ensure_collection("image", clip.name, clip.dim)
-        work = Work(settings, self.store, self.device, video_id, path, original, info, packet_list, subtitles,
-                    text_model, clip, progress, self.notify)
-        for stage in STAGES:
-            stage.run(work)
-        return self._write(work, name, extra)
-
-    def _write(self, work: Work, name: str, extra: dict) -> AddResult:
-        """The rows, the stored file, the video-level vectors, and last the registry row."""
-        progress, video_id, info = work.progress, work.video_id, work.info
-        progress("index", 0, 3)
-        self.store.insert_chunks(video_id, work.chunks, work.chunk_vectors, work.segment_vectors,
-                                 work.transcript.language)
-        progress("index", 1, 3)
-        self.store.insert_frames(video_id, work.frames, work.image_vectors)
-        progress("index", 2, 3)
-        stored = work.path.with_name(f"{video_id}{work.original.suffix.lower()}")
-        work.path.replace(stored)  # the copy is complete; a registry row without it is never written
-        video = Video(
-            id=video_id,
-            name=name,
-            file=str(stored),
-            duration_s=round(_duration(info, work.packet_list, work.audio_s), 3),
-            frames=len(work.frames),
-            text_chunks=len(work.chunks),
-            language=work.transcript.language,
-            transcript_source=work.transcript.source,
-            has_video=info.video is not None,
-            created=datetime.now(UTC).isoformat(timespec="seconds"),
-            extra={"rotation": info.rotation, "format": info.format, **extra,
-                   **({"screen_read": work.screen_read} if work.screen_read else {})},
-            tags=work.tags,
-            frame_tags=work.frame_tags,
-            speakers=work.speakers,
-        )
-        # The video's vectors from those of its rows, at hand: no query back (Milvus Lite scans
-        # rows not yet flushed one by one). Its text rows are its chunks, descriptions and screen text.
-        VideoIndex(self.store).put_vectors(video_id, {"image": work.image_vectors,
-                                                      "text": [*work.chunk_vectors, *work.description_vectors,
-                                                               *work.screen_vectors]})
-        self.store.commit_video(video)  # the commit marker: from here on the video is visible
-        progress("index", 3, 3)
-        return AddResult(video, "added", work.warnings, work.described, work.not_described)
+        if self.workers is not None:  # on a Ray worker; its rows come back here to be written
+            indexed = self.workers.compute(self.store, path, original, name, video_id, info, packet_list, subtitles,
+                                           extra)
+        else:
+            indexed = compute(self.settings, self.store, self.device, self.notify, path, original, name, video_id,
+                              info, packet_list, subtitles, progress, extra)
+        video = write(self.store, indexed, progress)
+        return AddResult(video, "added", indexed.warnings, indexed.described, indexed.not_described)
 
     # --- remove ----------------------------------------------------------------------------
 
@@ -275,17 +235,7 @@ def _check_length(info: MediaInfo, packet_list) -> None:
     entry no search could ever return). Unknown lengths pass: Whisper finds what is there."""
     if info.duration_s is None and not packet_list:
         return
-    length = _duration(info, packet_list, None)
+    length = duration(info, packet_list, None)
     if length < MIN_LENGTH_S:
         raise IngestError(f"{os.path.basename(info.path)} is {length:.2f} s long: too short to index "
                           f"(vidrag needs at least {MIN_LENGTH_S:g} s to find anything in it)")
-
-
-def _duration(info: MediaInfo, packet_list, audio_s: float | None) -> float:
-    """The container's duration, or else the video packets' end, or else the decoded audio's."""
-    if info.duration_s:
-        return info.duration_s
-    if packet_list:
-        time_base, packets = packet_list
-        return max(float((p.pts + p.duration) * time_base) for p in packets) - info.start_s
-    return audio_s or 0.0

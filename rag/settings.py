@@ -66,6 +66,11 @@ class Settings(BaseSettings):
         0.6, ge=0.0, le=1.0, description="Lines the OCR reads with less confidence than this are dropped.")
     ocr_max_side: int = Field(
         960, ge=320, le=4096, description="Frames are downscaled to this longest side for text detection.")
+    # --- Ingest over Ray (issue 23): the stages on Ray workers, the rows written here ---
+    ray_address: str = Field("", description="Empty: ingest here. local: a Ray on this machine; auto, or "
+                                             "ray://host:10001: a cluster (needs `pip install vidrag[ray]`).")
+    ray_workers: int = Field(2, ge=1, le=256, description="Ray actors that index files at once, each "
+                                                          "loading the models once.")
     # --- Who speaks (issue 22): speaker diarization after the transcript, on any CPU ---
     speakers: Literal["auto", "on", "off"] = Field(
         "auto", description="Tell speakers apart at ingest: auto (when the speaker model is installed), on, off.")

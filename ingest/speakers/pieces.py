@@ -3,8 +3,9 @@ segment labelled with its speaker, and split where the speaker changes. Pure.
 
 A piece is a run of whole words of one segment, PIECE_S long or a little more (the last run of a
 segment joins the one before when it is shorter than half a piece), so a change of speaker can
-be placed at a word, and no piece straddles two segments. A segment without word times (from a
-subtitle file) is cut into pieces by time alone, and keeps one speaker: its majority.
+be placed at a word, and no piece straddles two segments. A segment without word times gives no
+piece (subtitle files' times say when text shows, not who is heard: music under captions would
+come out as "speakers").
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ def pieces_of(segments: Sequence[Segment]) -> list[Piece]:
         if segment.end_s <= segment.start_s:
             continue
         if not segment.words:
-            pieces += _by_time(number, segment)
             continue
         runs: list[list[int]] = [[]]
         for index, word in enumerate(segment.words):
@@ -61,13 +61,6 @@ def _span(words: Sequence[Word], run: Sequence[int]) -> float:
     return words[run[-1]].end_s - words[run[0]].start_s
 
 
-def _by_time(number: int, segment: Segment) -> list[Piece]:
-    length = segment.end_s - segment.start_s
-    count = max(1, int(length // PIECE_S))
-    step = length / count
-    return [Piece(number, 0, 0, segment.start_s + i * step, segment.start_s + (i + 1) * step) for i in range(count)]
-
-
 def labelled(segments: Sequence[Segment], pieces: Sequence[Piece], speakers: Sequence[int]) -> list[Segment]:
     """The segments with their speakers ("S1", "S2"... in order of first speech), a segment split
     at the word where its speaker changes for at least MIN_RUN_PIECES pieces (a shorter run is
@@ -83,7 +76,7 @@ def labelled(segments: Sequence[Segment], pieces: Sequence[Piece], speakers: Seq
             parts.append((segment, None))
             continue
         runs = _smoothed([speaker for _, speaker in own])
-        if not segment.words or len(set(runs)) == 1:
+        if len(set(runs)) == 1:
             parts.append((segment, Counter(runs).most_common(1)[0][0]))
             continue
         at = 0

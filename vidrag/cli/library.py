@@ -19,10 +19,15 @@ from vidrag.cli.terminal import printable
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PATH|URL...")
+@click.option("--ray", "ray_address", metavar="ADDRESS",
+              help="Run the stages on Ray: local, auto or ray://host:10001 (default VIDRAG_RAY_ADDRESS).")
 @edge
-def add(paths: tuple[str, ...]) -> int:
+def add(paths: tuple[str, ...], ray_address: str | None) -> int:
     """Index media files, the media files in folders, or videos by URL."""
-    return _add(paths, load_settings())
+    settings = load_settings()
+    if ray_address is not None:
+        settings = settings.model_copy(update={"ray_address": ray_address})
+    return _add(paths, settings)
 
 
 @click.command()
@@ -84,7 +89,20 @@ COMMANDS = (add, list_videos, remove, describe, jobs)
 def _open_ingestor(settings: Settings):
     from ingest.pipeline import Ingestor
 
-    return Ingestor(settings, notify=lambda message: print(printable(message), file=sys.stderr))
+    workers = None
+    if settings.ray_address:
+        from ingest.distributed import RayWorkers
+        from rag.datadir import check_writable
+
+        check_writable(settings.data_dir)  # the workers check that they see it
+        # Ray first: its processes are forked before Milvus Lite's gRPC threads exist.
+        workers = RayWorkers(settings)
+    try:
+        return Ingestor(settings, notify=lambda message: print(printable(message), file=sys.stderr), workers=workers)
+    except BaseException:
+        if workers is not None:
+            workers.close()
+        raise
 
 
 def _add(paths, settings: Settings) -> int:
@@ -113,22 +131,38 @@ def _add(paths, settings: Settings) -> int:
 
     server = server_for(settings) if files else None
     ingestor = _open_ingestor(settings) if files and server is None else None
+    if ingestor is not None and ingestor.workers is not None:
+        from vidrag.cli.fanout import add_in_parallel
+
+        try:
+            failed += add_in_parallel(ingestor, files)
+        finally:
+            ingestor.workers.close()
+        return EXIT_ERROR if failed else 0
     for path in files:
         label = path if isinstance(path, str) else path.name
-        try:
+
+        def one(path=path, label=label):
             with ProgressBars(label) as bars:
                 if isinstance(path, str):
-                    result = _add_url(server, ingestor, path, bars)
-                else:
-                    result = _add_through(server, path, bars) if server else ingestor.add(path, progress=bars.update)
-        except VidragError as e:
-            error_line(f"{e}" if label in str(e) else f"{label}: {e}")
-            failed += 1
-            continue
-        for warning in result.warnings:
-            print(printable(f"warning: {result.video.name}: {warning}"), file=sys.stderr)
-        print(printable(_summary(result)))
+                    return _add_url(server, ingestor, path, bars)
+                return _add_through(server, path, bars) if server else ingestor.add(path, progress=bars.update)
+
+        failed += not report_added(label, one)
     return EXIT_ERROR if failed else 0
+
+
+def report_added(label: str, add) -> bool:
+    """`add()`'s result as the add line and its warnings, or its error as one line; whether it added."""
+    try:
+        result = add()
+    except VidragError as e:
+        error_line(f"{e}" if label in str(e) else f"{label}: {e}")
+        return False
+    for warning in result.warnings:
+        print(printable(f"warning: {result.video.name}: {warning}"), file=sys.stderr)
+    print(printable(_summary(result)))
+    return True
 
 def _add_url(server, ingestor, url: str, bars):
     """A video by URL: a job on the server, or downloaded here into the data folder and added."""

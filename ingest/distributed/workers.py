@@ -1,0 +1,125 @@
+"""A pool of Ray actors that run the ingest stages. Each actor is one process that loads the
+models once (rag.models caches them per process) and then indexes file after file; the driver
+asks whichever is idle, so files are indexed in parallel, as many at once as there are actors.
+
+`VIDRAG_RAY_ADDRESS` (or `vidrag add --ray`): "local" starts a Ray on this machine (on
+127.0.0.1, for as many actors as VIDRAG_RAY_WORKERS), "auto" joins the cluster this machine is
+part of, "ray://host:10001" a remote one. The data folder must be the same path on every worker
+(shared storage on a real cluster): a worker that can't see it refuses at once, in one line.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import queue
+import socket
+from pathlib import Path
+
+from rag.errors import IngestError, VidragError, first_line
+from rag.settings import Settings
+
+
+def ray_installed() -> bool:
+    return importlib.util.find_spec("ray") is not None
+
+
+class RayWorkers:
+    def __init__(self, settings: Settings, address: str | None = None, workers: int | None = None):
+        if not ray_installed():
+            raise VidragError("Ray is not installed: pip install 'vidrag[ray]' (or -r requirements-ray.txt)")
+        import ray
+
+        address = address or settings.ray_address
+        count = workers or settings.ray_workers
+        # Workers get absolute paths: their working folder is not the driver's.
+        self.settings = settings.model_copy(update={"data_dir": settings.data_dir.resolve(), "ray_address": ""})
+        self.started_here = False
+        if not ray.is_initialized():
+            try:
+                if address == "local":
+                    ray.init(num_cpus=count, include_dashboard=False, log_to_driver=False,
+                             _node_ip_address="127.0.0.1")
+                    self.started_here = True
+                else:
+                    ray.init(address=address, log_to_driver=False)
+            except Exception as e:  # no cluster there, or a version mismatch: one line
+                raise VidragError(f"cannot reach the Ray cluster at {address}: {first_line(e)}") from e
+        actor = ray.remote(IndexingActor).options(num_cpus=1)
+        self.actors = [actor.remote(self.settings.model_dump_json()) for _ in range(count)]
+        try:
+            ray.get([a.ready.remote() for a in self.actors])
+        except ray.exceptions.RayTaskError as e:
+            raise _cause(e) from None
+        self.idle: queue.Queue = queue.Queue()
+        for a in self.actors:
+            self.idle.put(a)
+
+    @property
+    def size(self) -> int:
+        return len(self.actors)
+
+    def compute(self, store, path: Path, original: Path, name: str, video_id: str, info, packet_list,
+                subtitles: Path | None, extra: dict):
+        """The stages on an idle actor (waiting for one); their writes done on `store` here."""
+        import ray
+
+        from ingest.distributed.recording import replay
+        from ingest.subtitles import find_sidecar
+
+        # The sidecar subtitles are found here, beside the user's file, which a worker may not see.
+        subtitles = subtitles or find_sidecar(original)
+        actor = self.idle.get()
+        try:
+            indexed, calls = ray.get(actor.compute.remote(path, original, name, video_id, info, packet_list,
+                                                          subtitles, extra))
+        except ray.exceptions.RayTaskError as e:
+            raise _cause(e) from None
+        except ray.exceptions.RayError as e:  # the worker or the cluster went away
+            raise IngestError(f"{original.name}: the Ray worker was lost ({first_line(e)})") from None
+        finally:
+            self.idle.put(actor)
+        replay(calls, store)
+        return indexed
+
+    def close(self) -> None:
+        import ray
+
+        for a in self.actors:
+            ray.kill(a)
+        if self.started_here:
+            ray.shutdown()
+
+
+def _cause(error) -> Exception:
+    """The worker's own error, as in-process ingest raises it (Ray wraps it in a traceback)."""
+    cause = getattr(error, "cause", None)
+    if isinstance(cause, VidragError):
+        return cause
+    return IngestError(first_line(cause) if cause is not None else first_line(error))
+
+
+class IndexingActor:
+    """One Ray worker process: settings from the driver, models loaded on the first file."""
+
+    def __init__(self, settings_json: str):
+        self.settings = Settings.model_validate_json(settings_json)
+        self.device = self.settings.resolved_device()
+
+    def ready(self) -> str:
+        data = self.settings.data_dir
+        if not data.is_dir():
+            raise IngestError(f"the Ray worker on {socket.gethostname()} can't see the data folder {data}: "
+                              "it must be shared storage, at the same path on every worker")
+        return socket.gethostname()
+
+    def compute(self, path, original, name, video_id, info, packet_list, subtitles, extra):
+        from ingest.distributed.recording import RecordingStore
+        from ingest.indexing import compute
+
+        if not Path(path).is_file():
+            raise IngestError(f"{Path(original).name}: the Ray worker on {socket.gethostname()} can't see {path}: "
+                              "the data folder must be shared storage, at the same path on every worker")
+        store = RecordingStore()
+        indexed = compute(self.settings, store, self.device, None, path, original, name, video_id, info, packet_list,
+                          subtitles, lambda stage, done, total: None, extra)
+        return indexed, store.calls
