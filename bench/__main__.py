@@ -1,5 +1,5 @@
 """`python -m bench NAME [--json]`: frames, ingest, retrieval, prompt, describe, videos, clips,
-whisper, player, server, ocr, speakers. See BENCHMARKS.md."""
+whisper, player, server, ocr, speakers, ray. See BENCHMARKS.md."""
 
 from __future__ import annotations
 
@@ -91,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
                                    help="the speakers stage's cost beside the transcript's; choices side by side")
     speakers.add_argument("model", help="a real Whisper checkpoint, e.g. ../shared/models/whisper-tiny.en.pt")
     speakers.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    ray_ingest = commands.add_parser("ray", parents=[common], help="4 clips added in-process against through Ray")
+    ray_ingest.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
 
     if getattr(args, "default_shaped_models", False):
@@ -145,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import ocr as bench
 
         result = bench.run(args.minutes)
+    elif args.name == "ray":
+        from bench import ray_ingest as bench
+
+        result = bench.run(args.workers)
     elif args.name == "speakers":
         from bench import speakers as bench
 

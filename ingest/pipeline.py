@@ -11,10 +11,12 @@ import logging
 import os
 import shutil
 import stat
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
+from ingest.distributed.recording import replay
 from ingest.indexing import compute, duration, write
 from ingest.probe import MediaInfo, list_packets, probe
 from ingest.stages import AFTER_COMMIT
@@ -72,6 +74,7 @@ class Ingestor:
         """`workers`: a Ray pool (ingest/distributed/) that runs the stages; None: here."""
         self.settings = settings
         self.workers = workers
+        self._writing = threading.Lock()
         check_writable(settings.data_dir)  # videos and frames live there, whichever Milvus holds the rows
         self.store = store or Store(settings)
         self.notify = notify
@@ -157,13 +160,16 @@ class Ingestor:
 
     def _index(self, path, original: Path, name, video_id, info: MediaInfo, packet_list, subtitles,
                progress: Progress, extra: dict) -> AddResult:
-        if self.workers is not None:  # on a Ray worker; its rows come back here to be written
-            indexed = self.workers.compute(self.store, path, original, name, video_id, info, packet_list, subtitles,
-                                           extra)
-        else:
+        if self.workers is None:
             indexed = compute(self.settings, self.store, self.device, self.notify, path, original, name, video_id,
                               info, packet_list, subtitles, progress, extra)
-        video = write(self.store, indexed, progress)
+            video = write(self.store, indexed, progress)
+        else:  # on a Ray worker, files in parallel; their rows come back, written here one video at a time
+            indexed, stage_writes = self.workers.compute(path, original, name, video_id, info, packet_list,
+                                                         subtitles, extra)
+            with self._writing:  # Milvus Lite creates a collection twice if two threads ask at once
+                replay(stage_writes, self.store)
+                video = write(self.store, indexed, progress)
         return AddResult(video, "added", indexed.warnings, indexed.described, indexed.not_described)
 
     # --- remove ----------------------------------------------------------------------------

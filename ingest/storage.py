@@ -89,7 +89,9 @@ def looks_full(folder: Path, error: BaseException) -> bool:
     """Whether `error` came from a full disk. Libraries hide the cause (Milvus Lite reports its
     own failure, ffmpeg its own line), so free space at the time of failure decides too."""
     seen: BaseException | None = error
-    while seen is not None:
+    visited: set[int] = set()  # a chain can loop (an error re-raised from inside its own handling)
+    while seen is not None and id(seen) not in visited:
+        visited.add(id(seen))
         if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
             return True
         if "No space left on device" in str(seen):

@@ -227,3 +227,16 @@ def test_a_data_folder_that_is_not_writable_is_named(settings, open_folder):
     data.chmod(0o555)
     with _unprivileged(), pytest.raises(VidragError, match=f"the data folder {data} is not writable"):
         Ingestor(settings.model_copy(update={"data_dir": data}))
+
+
+def test_a_looping_error_chain_is_read_once(tmp_path):
+    """An error re-raised from inside its own handling (as Ray's wrapped errors are) chains back
+    to itself: looks_full must still answer, not loop."""
+    from ingest.storage import looks_full
+
+    first, second = RuntimeError("worker failed"), ValueError("No space left on device")
+    first.__context__, second.__context__ = second, first
+    assert looks_full(tmp_path, first) is True
+    lone = RuntimeError("plain")
+    lone.__context__ = lone
+    assert looks_full(tmp_path, lone) is False  # the disk has room: not a full disk

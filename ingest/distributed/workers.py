@@ -58,12 +58,12 @@ class RayWorkers:
     def size(self) -> int:
         return len(self.actors)
 
-    def compute(self, store, path: Path, original: Path, name: str, video_id: str, info, packet_list,
+    def compute(self, path: Path, original: Path, name: str, video_id: str, info, packet_list,
                 subtitles: Path | None, extra: dict):
-        """The stages on an idle actor (waiting for one); their writes done on `store` here."""
+        """The stages on an idle actor (waiting for one): the Indexed, and the writes the stages
+        asked for (ingest/distributed/recording.py), for the driver to do."""
         import ray
 
-        from ingest.distributed.recording import replay
         from ingest.subtitles import find_sidecar
 
         # The sidecar subtitles are found here, beside the user's file, which a worker may not see.
@@ -78,8 +78,7 @@ class RayWorkers:
             raise IngestError(f"{original.name}: the Ray worker was lost ({first_line(e)})") from None
         finally:
             self.idle.put(actor)
-        replay(calls, store)
-        return indexed
+        return indexed, calls
 
     def close(self) -> None:
         import ray
