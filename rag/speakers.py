@@ -9,7 +9,7 @@ time they show the label.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import replace
 
 from rag.errors import VidragError
@@ -70,9 +70,3 @@ def rename(store, video: Video, label: str, name: str) -> Video:
     store.commit_video(renamed)
     return renamed
 
-
-def speakers_in(segments: Sequence[Segment], start_s: float, end_s: float) -> list[str]:
-    """The speaker labels of the segments overlapping `start_s`..`end_s`, in order of speech."""
-    found = [s.speaker for s in sorted(segments, key=lambda s: s.start_s)
-             if s.speaker and s.end_s > start_s and s.start_s < end_s]
-    return list(dict.fromkeys(found))

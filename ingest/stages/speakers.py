@@ -30,8 +30,9 @@ def skip_reason(work) -> str:
 
 def run(work) -> None:
     transcript = work.transcript
-    if not transcript.segments or work.info.audio is None:
-        return  # nothing said, or nothing to hear it in: no speakers
+    if not any(s.words for s in transcript.segments) or work.info.audio is None:
+        # Nothing said, nothing to hear it in, or subtitles (no word times: ingest/speakers/pieces.py).
+        return
     skipped = skip_reason(work)
     if skipped:
         if work.settings.speakers == "on":
