@@ -55,7 +55,11 @@ def test_upload_is_ingested_and_stored_under_a_generated_name(uploaded, settings
     assert "00:45 · 9 frames" in _texts(app)
     (stored,) = list((settings.data_dir / "videos").iterdir())
     assert stored.name != "cooking.mp4" and stored.suffix == ".mp4"
-    assert not any((settings.data_dir / "uploads").iterdir())  # the upload itself is cleaned up
+    # The upload itself is cleaned up when its job ends, a moment after the video shows as ready.
+    deadline = time.monotonic() + 30
+    while any((settings.data_dir / "uploads").iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any((settings.data_dir / "uploads").iterdir())
 
 
 def test_chat_turn_streams_an_answer_and_plays_a_citation(uploaded):
