@@ -94,9 +94,15 @@ def test_upload_ask_and_jump_to_the_moment(app_url, shared_media, tmp_path):
         if os.environ.get("VIDRAG_SCREENSHOT"):  # how the README's picture is made
             page.screenshot(path=os.environ["VIDRAG_SCREENSHOT"])
 
-        page.get_by_role("button", name="▶ [00:20]").click()
         video = page.locator("video")
-        expect(video).to_be_visible(timeout=30_000)
+        for attempt in range(2):  # a click that lands while the page is still rerunning is dropped: once more
+            page.get_by_role("button", name="▶ [00:20]").click()
+            try:
+                expect(video).to_be_visible(timeout=30_000)
+                break
+            except AssertionError:
+                if attempt:
+                    raise
         page.wait_for_function("document.querySelector('video').readyState >= 1", timeout=30_000)
         assert abs(video.evaluate("v => v.currentTime") - 20) < 1
         page.screenshot(path=str(tmp_path / "playing.png"))
