@@ -2,8 +2,8 @@
 (voice vectors and clustering) side by side on the speaker suite (evals/conversation.py).
 
 Needs a real Whisper checkpoint (e.g. ../shared/models/whisper-tiny.en.pt) and espeak-ng. Each
-file is transcribed once (batched, as ingest does); every choice then diarizes the same
-transcript, the models warm, and the figures are from one run."""
+file is transcribed (batched, as ingest does) and diarized twice, the first time to warm the
+models, and timed the second; every choice then diarizes that same transcript. One run."""
 
 from __future__ import annotations
 

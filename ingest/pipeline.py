@@ -167,7 +167,7 @@ class Ingestor:
         else:  # on a Ray worker, files in parallel; their rows come back, written here one video at a time
             indexed, stage_writes = self.workers.compute(path, original, name, video_id, info, packet_list,
                                                          subtitles, extra)
-            with self._writing:  # Milvus Lite creates a collection twice if two threads ask at once
+            with self._writing:  # one video's rows at a time: the adds' writes never interleave
                 replay(stage_writes, self.store)
                 video = write(self.store, indexed, progress)
         return AddResult(video, "added", indexed.warnings, indexed.described, indexed.not_described)

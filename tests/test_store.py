@@ -102,3 +102,20 @@ def test_database_held_by_another_process(settings, tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_two_threads_creating_one_collection_both_succeed(settings):
+    """Two adds at once (through Ray) both find a collection missing and create it: the second
+    finds it made, instead of failing with Lite's "File exists"."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rag.store.videos import VideoIndex
+
+    store = Store(settings)
+    try:
+        index = VideoIndex(store)
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(lambda i: index.put_vectors(f"video{i}", {"image": [np.ones(4) / 2]}), range(4)))
+        assert index.vector("image", "video3") is not None
+    finally:
+        store.close()

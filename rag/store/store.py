@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -89,6 +90,7 @@ class Store:
         # Collections and their model records, once seen, never go away (vidrag never drops
         # them), so they are remembered: each search would otherwise ask Milvus again.
         self._existing: set[str] = set()
+        self._creating = threading.Lock()
         self._models: dict[str, dict] = {}
         self._text_fields: set[str] | None = None
         self._ensure_bookkeeping()
@@ -112,8 +114,13 @@ class Store:
                 self.client.load_collection(name)
 
     def _create(self, name: str, schema_and_index) -> None:
+        """Create a collection, unless another thread has just done it: callers check `_has`
+        first, and two adds at once (Ray's, ingest/distributed/) both saw it missing."""
         schema, index = schema_and_index
-        self.client.create_collection(name, schema=schema, index_params=index, consistency_level="Strong")
+        with self._creating:
+            if not self.client.has_collection(name):
+                self.client.create_collection(name, schema=schema, index_params=index, consistency_level="Strong")
+            self._existing.add(name)
 
     def models(self) -> dict[str, dict]:
         """What built each vector collection: {"text": {"model", "dim"}, "image": {...}}."""
