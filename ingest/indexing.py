@@ -20,6 +20,7 @@ from rag.types import Chunk, Frame, Video
 @dataclass
 class Indexed:
     video: Video  # its registry row, written last
+    working: Path  # the library's copy under its working name, renamed to video.file by `write`
     chunks: list[Chunk]
     chunk_vectors: list
     segment_vectors: list
@@ -34,7 +35,8 @@ class Indexed:
 def compute(settings, store, device: str, notify, path: Path, original: Path, name: str, video_id: str, info,
             packet_list, subtitles: Path | None, progress: Progress, extra: dict) -> Indexed:
     """The stages over the library's working copy `path` (stages may write rows of their own to
-    `store`, invisible until the commit), then the copy renamed to its stored name."""
+    `store`, invisible until the commit). The copy keeps its working name until `write`: a Ray
+    worker killed here is retried, and the retry reads the same file again."""
     text_model = load_text_embedder(settings.text_model, device, notify)
     store.ensure_collection("text", text_model.name, text_model.dim)
     clip = None
@@ -46,7 +48,6 @@ def compute(settings, store, device: str, notify, path: Path, original: Path, na
     for stage in STAGES:
         stage.run(work)
     stored = path.with_name(f"{video_id}{original.suffix.lower()}")
-    path.replace(stored)  # the copy is complete; a registry row without it is never written
     video = Video(
         id=video_id,
         name=name,
@@ -64,14 +65,15 @@ def compute(settings, store, device: str, notify, path: Path, original: Path, na
         frame_tags=work.frame_tags,
         speakers=work.speakers,
     )
-    return Indexed(video, work.chunks, work.chunk_vectors, work.segment_vectors, work.frames, work.image_vectors,
-                   [*work.chunk_vectors, *work.description_vectors, *work.screen_vectors], work.warnings,
-                   work.described, work.not_described)
+    return Indexed(video, Path(path), work.chunks, work.chunk_vectors, work.segment_vectors, work.frames,
+                   work.image_vectors, [*work.chunk_vectors, *work.description_vectors, *work.screen_vectors],
+                   work.warnings, work.described, work.not_described)
 
 
 def write(store, indexed: Indexed, progress: Progress) -> Video:
     """The rows, the video-level vectors, and last the registry row."""
     video = indexed.video
+    indexed.working.replace(video.file)  # the copy is complete; a registry row without it is never written
     progress("index", 0, 3)
     store.insert_chunks(video.id, indexed.chunks, indexed.chunk_vectors, indexed.segment_vectors, video.language)
     progress("index", 1, 3)

@@ -20,7 +20,7 @@ from ingest.pipeline import Ingestor
 from ingest.stages import PROGRESS_STAGES
 from ingest.storage import content_id
 from ingest.uploads import Upload
-from rag.errors import IngestError, VidragError, first_line
+from rag.errors import ClusterLostError, IngestError, VidragError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ class JobQueue:
         self._content_free = threading.Condition(self._lock)
         self._wake = threading.Event()
         self._stopping = False
+        self._resume_at = 0.0  # after a lost Ray cluster: no job starts before this (monotonic)
         resumed = self.store.requeue_interrupted()
         if resumed:
             log.warning("resuming %d interrupted ingest job(s)", resumed)
@@ -128,6 +129,10 @@ class JobQueue:
 
     def _work(self) -> None:
         while not self._stopping:
+            wait_s = self._resume_at - time.monotonic()
+            if wait_s > 0:
+                self._wake.wait(min(wait_s, IDLE_POLL_S))
+                continue
             job = self.store.claim()
             if job is None:
                 self._wake.wait(IDLE_POLL_S)
@@ -158,9 +163,13 @@ class JobQueue:
                 self.store.update(job, "stage", "progress", "note")
 
         self.store.update(job, "state", "attempts")
+        requeued = False
         try:
             run = {"describe": self._describe, "read": self._read}.get(job.kind, self._add)
             state, video_id, result, warnings = run(job, progress)
+        except ClusterLostError as e:  # nothing of it was written: the job waits for the cluster
+            requeued = True
+            self._requeue(job, f"{e}; trying again in {self.settings.ray_retry_s:g} s")
         except VidragError as e:
             self._finish(job, "failed", message=str(e))
         except Exception as e:  # a bug, not bad input: log it whole, show one line
@@ -171,7 +180,7 @@ class JobQueue:
             self._finish(job, state, video_id=video_id, warnings=warnings)
         finally:
             self._current.job = None
-            if job.owns_source:  # the library has its own copy now, or the job failed: either way spent
+            if job.owns_source and not requeued:  # indexed, or failed: either way spent
                 _discard(Path(job.source), Path(job.subtitles) if job.subtitles else None)
 
     def _add(self, job: Job, progress) -> tuple[str, str, dict, list]:
@@ -249,6 +258,15 @@ class JobQueue:
             if state != "failed":
                 job.progress = dict.fromkeys(stages_of(job), 1.0)
             self.store.update(job)
+            self._live.pop(job.id, None)
+
+    def _requeue(self, job: Job, note: str) -> None:
+        log.warning("ingest job %s: %s", job.id, note)
+        self._resume_at = time.monotonic() + self.settings.ray_retry_s
+        with self._lock:
+            job.state, job.stage, job.note = "queued", "", note
+            job.progress = dict.fromkeys(stages_of(job), 0.0)
+            self.store.update(job, "state", "stage", "note", "progress")
             self._live.pop(job.id, None)
 
     def _remove_orphan_uploads(self) -> None:

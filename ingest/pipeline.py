@@ -104,7 +104,7 @@ class Ingestor:
                                extra or {})
         except IngestError as e:
             if name != path.name:  # an upload: speak of the file the user knows
-                raise IngestError(str(e).replace(str(path), name).replace(path.name, name)) from e
+                raise type(e)(str(e).replace(str(path), name).replace(path.name, name)) from e
             raise
         if result.status != "exists":
             for step in AFTER_COMMIT:  # each may only warn: the video is indexed and stays
@@ -146,7 +146,7 @@ class Ingestor:
                 progress("probe", 1, 1)
                 result = self._index(working, path, name, video_id, info, packet_list, subtitles, progress, extra)
             except IngestError as e:  # errors name the working copy; the user knows the original
-                raise IngestError(str(e).replace(str(working), path.name).replace(working.name, path.name)) from e
+                raise type(e)(str(e).replace(str(working), path.name).replace(working.name, path.name)) from e
         except BaseException as e:
             # Whatever stopped us, take back what was written, files first: on a full disk they
             # are what frees it, and the database may refuse even a delete until they are gone.

@@ -9,6 +9,11 @@ class IngestError(VidragError):
     """A file could not be indexed: missing, empty, not a media file, corrupt."""
 
 
+class ClusterLostError(IngestError):
+    """The Ray cluster (or every retry of a worker) went away mid-ingest. Nothing was written;
+    the same add can be made again once the cluster is back (the server's queue does so)."""
+
+
 class StoreError(VidragError):
     """The Milvus store is unreachable, locked, or holds something we can't use."""
 

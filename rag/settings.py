@@ -71,6 +71,8 @@ class Settings(BaseSettings):
                                              "ray://host:10001: a cluster (needs `pip install vidrag[ray]`).")
     ray_workers: int = Field(2, ge=1, le=256, description="Ray actors that index files at once, each "
                                                           "loading the models once.")
+    ray_retry_s: float = Field(30.0, gt=0, le=3600, description="The server's queue waits this long after "
+                                                               "the Ray cluster went away, then tries the job again.")
     # --- Who speaks (issue 22): speaker diarization after the transcript, on any CPU ---
     speakers: Literal["auto", "on", "off"] = Field(
         "auto", description="Tell speakers apart at ingest: auto (when the speaker model is installed), on, off.")

@@ -10,13 +10,21 @@ part of, "ray://host:10001" a remote one. The data folder must be the same path 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import queue
 import socket
+import threading
 from pathlib import Path
 
-from rag.errors import IngestError, VidragError, first_line
+from rag.datadir import check_writable
+from rag.errors import ClusterLostError, IngestError, VidragError, first_line
 from rag.settings import Settings
+
+# A worker process that dies mid-file (killed, out of memory, its machine gone) is started again
+# and the file's stages rerun from the start, this many times: the stages only read the working
+# copy and write files under the video's own names, and their rows come back only on success.
+RETRIES = 2
 
 
 def ray_installed() -> bool:
@@ -24,39 +32,62 @@ def ray_installed() -> bool:
 
 
 class RayWorkers:
+    """The actors, and the connection to the cluster they run on. A cluster that goes away fails
+    the files in flight with ClusterLostError; the next file connects again (and starts a new
+    local Ray, for "local"), so a server's queue can carry on once the cluster is back."""
+
     def __init__(self, settings: Settings, address: str | None = None, workers: int | None = None):
         if not ray_installed():
             raise VidragError("Ray is not installed: pip install 'vidrag[ray]' (or -r requirements-ray.txt)")
-        import ray
-
-        address = address or settings.ray_address
-        count = workers or settings.ray_workers
+        self.address = address or settings.ray_address
+        self.count = workers or settings.ray_workers
+        check_writable(settings.data_dir)  # made here if new; the workers check that they see it
         # Workers get absolute paths: their working folder is not the driver's.
         self.settings = settings.model_copy(update={"data_dir": settings.data_dir.resolve(), "ray_address": ""})
         self.started_here = False
-        if not ray.is_initialized():
-            try:
-                if address == "local":
-                    ray.init(num_cpus=count, include_dashboard=False, log_to_driver=False,
-                             _node_ip_address="127.0.0.1")
-                    self.started_here = True
-                else:
-                    ray.init(address=address, log_to_driver=False)
-            except Exception as e:  # no cluster there, or a version mismatch: one line
-                raise VidragError(f"cannot reach the Ray cluster at {address}: {first_line(e)}") from e
-        actor = ray.remote(IndexingActor).options(num_cpus=1)
-        self.actors = [actor.remote(self.settings.model_dump_json()) for _ in range(count)]
-        try:
-            ray.get([a.ready.remote() for a in self.actors])
-        except ray.exceptions.RayTaskError as e:
-            raise _cause(e) from None
+        self.actors: list = []
         self.idle: queue.Queue = queue.Queue()
-        for a in self.actors:
-            self.idle.put(a)
+        self._lock = threading.Lock()  # one (re)connection at a time
+        self._connect()
 
     @property
     def size(self) -> int:
-        return len(self.actors)
+        return self.count
+
+    def _connect(self) -> None:
+        import ray
+
+        if not ray.is_initialized():
+            try:
+                if self.address == "local":
+                    ray.init(num_cpus=self.count, include_dashboard=False, log_to_driver=False,
+                             _node_ip_address="127.0.0.1")
+                    self.started_here = True
+                else:
+                    ray.init(address=self.address, log_to_driver=False)
+            except Exception as e:  # no cluster there, or a version mismatch: one line
+                raise ClusterLostError(f"cannot reach the Ray cluster at {self.address}: {first_line(e)}") from e
+        actor = ray.remote(IndexingActor).options(num_cpus=1, max_restarts=RETRIES, max_task_retries=RETRIES)
+        actors = [actor.remote(self.settings.model_dump_json()) for _ in range(self.count)]
+        try:
+            ray.get([a.ready.remote() for a in actors])
+        except ray.exceptions.RayTaskError as e:
+            raise _cause(e) from None
+        except ray.exceptions.RayError as e:
+            raise ClusterLostError(f"cannot start Ray workers at {self.address}: {first_line(e)}") from None
+        self.actors, self.idle = actors, queue.Queue()
+        for a in actors:
+            self.idle.put(a)
+
+    def _reconnect(self) -> None:
+        """After a lost cluster: a fresh connection and fresh actors (the old ones are gone)."""
+        import ray
+
+        with self._lock:
+            if self.actors:
+                return  # another thread has reconnected
+            ray.shutdown()
+            self._connect()
 
     def compute(self, path: Path, original: Path, name: str, video_id: str, info, packet_list,
                 subtitles: Path | None, extra: dict):
@@ -66,25 +97,31 @@ class RayWorkers:
 
         from ingest.subtitles import find_sidecar
 
+        if not self.actors:
+            self._reconnect()
         # The sidecar subtitles are found here, beside the user's file, which a worker may not see.
         subtitles = subtitles or find_sidecar(original)
-        actor = self.idle.get()
+        pool = self.idle
+        actor = pool.get()
         try:
             indexed, calls = ray.get(actor.compute.remote(path, original, name, video_id, info, packet_list,
                                                           subtitles, extra))
         except ray.exceptions.RayTaskError as e:
             raise _cause(e) from None
-        except ray.exceptions.RayError as e:  # the worker or the cluster went away
-            raise IngestError(f"{original.name}: the Ray worker was lost ({first_line(e)})") from None
+        except ray.exceptions.RayError as e:  # the worker died RETRIES + 1 times, or the cluster went away
+            self.actors = []  # the next file connects again
+            # Ray's own words are an RPC error's; its class says which (ActorDiedError, ...)
+            raise ClusterLostError(f"{original.name}: the Ray worker was lost ({type(e).__name__})") from None
         finally:
-            self.idle.put(actor)
+            pool.put(actor)
         return indexed, calls
 
     def close(self) -> None:
         import ray
 
         for a in self.actors:
-            ray.kill(a)
+            with contextlib.suppress(Exception):  # already gone with its cluster
+                ray.kill(a)
         if self.started_here:
             ray.shutdown()
 

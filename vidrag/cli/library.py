@@ -92,9 +92,7 @@ def _open_ingestor(settings: Settings):
     workers = None
     if settings.ray_address:
         from ingest.distributed import RayWorkers
-        from rag.datadir import check_writable
 
-        check_writable(settings.data_dir)  # the workers check that they see it
         # Ray first: its processes are forked before Milvus Lite's gRPC threads exist.
         workers = RayWorkers(settings)
     try:

@@ -61,6 +61,8 @@ def app_parts(settings: Settings) -> dict:
         finally:
             remove_record(settings.data_dir)
             opened.jobs.close()
+            if opened.ingestor.workers is not None:  # a job in flight is queued again, for the next start
+                opened.ingestor.workers.close()
 
     routes = [
         *video_routes(settings),

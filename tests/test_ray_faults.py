@@ -1,0 +1,152 @@
+"""Faults of ingest over a real Ray (issue 23): a worker process killed in the middle of a file is
+started again and the file indexed once, with nothing left over; a cluster that goes away under
+the server's queue fails the job cleanly (nothing written), and the job runs again, to the end,
+once the cluster is back."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import REAL_WHISPER
+
+pytestmark = pytest.mark.slow
+RAY = Path(sys.executable).with_name("ray")
+
+
+@pytest.fixture(scope="module")
+def talk(tmp_path_factory, espeak) -> Path:
+    pytest.importorskip("ray", reason="Ray is not installed (requirements-ray.txt; make test installs it)")
+    if not REAL_WHISPER.is_file():
+        pytest.skip(f"the real Whisper tiny.en is not at {REAL_WHISPER}")
+    from bench.speech import say, write_media
+
+    speech = np.concatenate([say("The ferry leaves the harbour at seven."), np.zeros(8000, np.float32),
+                             say("Bicycles ride on the lower deck.")])
+    return write_media(speech, tmp_path_factory.mktemp("ray-faults") / "ferry.mp4", video=True)
+
+
+@pytest.fixture
+def ray_settings(settings, monkeypatch):
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    return settings.model_copy(update={"whisper_model": str(REAL_WHISPER), "whisper_language": "en",
+                                       "describe": "off", "summarize": "off"})
+
+
+def _computing_worker(timeout_s: float = 180.0) -> int:
+    """The pid of the first Ray worker seen running the stages (Ray names the process after the
+    method it runs), once it is well inside the file: models loading, frames on disk."""
+    import psutil
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for process in psutil.process_iter(["pid", "cmdline"]):
+            if "IndexingActor.compute" in " ".join(process.info["cmdline"] or []):
+                time.sleep(0.5)
+                return process.info["pid"]
+        time.sleep(0.05)
+    raise AssertionError("no Ray worker was seen running the stages")
+
+
+def _left_on_disk(settings, video_id: str) -> tuple[list[str], int]:
+    stored = sorted(p.name for p in settings.videos_dir.glob(f"{video_id}*"))
+    frames = settings.frames_dir / video_id
+    return stored, len(list(frames.iterdir())) if frames.is_dir() else 0
+
+
+def test_a_worker_killed_mid_file_is_started_again_and_the_video_indexed_once(ray_settings, talk, tmp_path):
+    from ingest.distributed import RayWorkers
+    from ingest.pipeline import Ingestor
+
+    here = Ingestor(ray_settings.model_copy(update={"data_dir": tmp_path / "here"}))
+    expected = here.add(talk).video
+    expected_rows = here.store.count_rows(expected.id)
+    here.store.close()
+
+    workers = RayWorkers(ray_settings, "local", 1)
+    killed = []
+    killer = threading.Thread(target=lambda: killed.append(os.kill(_computing_worker(), signal.SIGKILL)),
+                              daemon=True)
+    killer.start()
+    try:
+        ingestor = Ingestor(ray_settings, workers=workers)
+        result = ingestor.add(talk)
+    finally:
+        workers.close()
+    killer.join()
+    assert killed, "no Ray worker was seen running the stages"
+    video = result.video
+    assert result.status == "added" and video.id == expected.id
+    assert (video.frames, video.text_chunks, video.duration_s) == (expected.frames, expected.text_chunks,
+                                                                  expected.duration_s)
+    assert ingestor.store.count_rows(video.id) == expected_rows  # once, not twice
+    assert [v.id for v in ingestor.store.list_videos()] == [video.id]
+    assert _left_on_disk(ray_settings, video.id) == ([Path(video.file).name], video.frames)  # no .partial
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ray_head(port: int) -> None:
+    subprocess.run([str(RAY), "start", "--head", "--port", str(port), "--node-ip-address", "127.0.0.1",
+                    "--num-cpus", "1", "--include-dashboard", "false", "--disable-usage-stats"],
+                   check=True, capture_output=True, timeout=120)
+
+
+def _ray_stop() -> None:
+    subprocess.run([str(RAY), "stop", "--force"], capture_output=True, timeout=120)
+
+
+def test_a_cluster_gone_mid_job_fails_it_cleanly_and_the_job_runs_again_once_it_is_back(ray_settings, talk):
+    from ingest.distributed import RayWorkers
+    from ingest.jobs import JobQueue
+    from ingest.pipeline import Ingestor
+
+    port = _free_port()
+    settings = ray_settings.model_copy(update={"ray_address": f"127.0.0.1:{port}", "ray_workers": 1,
+                                               "ray_retry_s": 1.0})
+    _ray_head(port)
+    try:
+        workers = RayWorkers(settings)
+        queue = JobQueue(Ingestor(settings, workers=workers), workers=1)
+        job = queue.submit_path(talk)
+        _computing_worker()  # the stages are running on the cluster...
+        _ray_stop()  # ...when the whole cluster goes
+        deadline = time.monotonic() + 180
+        while "Ray" not in (queue.get(job.id).note or "") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        waiting = queue.get(job.id)
+        assert waiting.state in ("queued", "running") and "Ray" in waiting.note, waiting
+        store = queue.ingestor.store
+        assert store.list_videos() == []  # nothing half-written is visible...
+        video_id = _content_id(talk)
+        assert not any(store.count_rows(video_id).values()) and _left_on_disk(settings, video_id) == ([], 0)
+
+        _ray_head(port)  # the cluster is back: the job runs again, to the end
+        done = queue.wait(job.id, timeout_s=300)
+        assert done.state == "done", done
+        assert done.attempts >= 2 and [v.id for v in store.list_videos()] == [video_id]
+        video = store.get_video(video_id)
+        assert _left_on_disk(settings, video_id) == ([Path(video.file).name], video.frames)
+        queue.close()
+        workers.close()
+    finally:
+        _ray_stop()
+
+
+def _content_id(path: Path) -> str:
+    from ingest.storage import content_id
+
+    return content_id(path)
