@@ -15,14 +15,16 @@ import time
 from pathlib import Path
 
 CLIP_SECONDS = (50, 55, 60, 65)  # different lengths: four different files
+LONG_SECONDS = 240  # one file, in windows of LONG_WINDOW_S: the pieces fan out over the workers
+LONG_WINDOW_S = 60
 
 
-def _clips(folder: Path) -> list[Path]:
+def _clips(folder: Path, lengths=CLIP_SECONDS) -> list[Path]:
     from bench.speech import talk
     from ingest.ffmpeg import ffmpeg_exe
 
     clips = []
-    for seconds in CLIP_SECONDS:
+    for seconds in lengths:
         audio, _ = talk(seconds, folder)
         path = folder / f"clip_{seconds}s.mp4"
         subprocess.run([ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
@@ -33,10 +35,10 @@ def _clips(folder: Path) -> list[Path]:
     return clips
 
 
-def _add(clips: list[Path], data: Path, extra: list[str]) -> float:
+def _add(clips: list[Path], data: Path, extra: list[str], env: dict | None = None) -> float:
     vidrag = Path(sys.executable).with_name("vidrag")
     env = {**os.environ, "VIDRAG_DATA_DIR": str(data), "VIDRAG_DESCRIBE": "off", "VIDRAG_SUMMARIZE": "off",
-           "RAY_AUTH_MODE": "disabled"}
+           "RAY_AUTH_MODE": "disabled", **(env or {})}
     started = time.perf_counter()
     subprocess.run([str(vidrag), "add", *extra, *map(str, clips)], env=env, check=True, capture_output=True)
     return time.perf_counter() - started
@@ -78,8 +80,15 @@ def run(workers: int = 2) -> dict:
         here = _add(clips, folder / "here", [])
         through_ray = _add(clips, folder / "ray", ["--ray", "local"])
         audio_s = float(sum(CLIP_SECONDS))
+        long_clip = _clips(folder, (LONG_SECONDS,))
+        windows = {"VIDRAG_AUDIO_WINDOW_S": str(LONG_WINDOW_S)}
+        long_here = _add(long_clip, folder / "long-here", [], windows)
+        long_ray = _add(long_clip, folder / "long-ray", ["--ray", "local"], windows)
         return {"clips": len(clips), "audio_s": audio_s, "workers": workers,
                 "in_process_s": round(here, 1), "ray_s": round(through_ray, 1),
-                "ray_speedup": round(here / through_ray, 2), "ray": _overhead(workers)}
+                "ray_speedup": round(here / through_ray, 2),
+                "long_file": {"audio_s": LONG_SECONDS, "window_s": LONG_WINDOW_S, "in_process_s": round(long_here, 1),
+                              "ray_s": round(long_ray, 1), "ray_speedup": round(long_here / long_ray, 2)},
+                "ray": _overhead(workers)}
     finally:
         shutil.rmtree(folder, ignore_errors=True)

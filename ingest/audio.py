@@ -23,17 +23,20 @@ from ingest.probe import MediaInfo
 from rag.errors import IngestError
 
 SAMPLE_RATE = 16000  # Hz, what Whisper's models were trained on
-WINDOW_S = 300.0  # seconds of audio Whisper is given at a time
+WINDOW_S = 300.0  # seconds of audio Whisper is given at a time (VIDRAG_AUDIO_WINDOW_S, for ingest)
 
 
-def audio_windows(info: MediaInfo, window_s: float = WINDOW_S) -> Iterator[np.ndarray]:
+def audio_windows(info: MediaInfo, window_s: float = WINDOW_S, seek_s: float = 0.0) -> Iterator[np.ndarray]:
     """The first audio stream as float32 samples in [-1, 1], `window_s` seconds at a time (the
-    last window is shorter). What decodes is kept if the stream breaks off; IngestError if
-    nothing does."""
+    last window is shorter), from `seek_s` on. What decodes is kept if the stream breaks off;
+    IngestError if nothing does."""
     stream = info.audio
     if stream is None:
         raise IngestError("no audio stream")
-    command = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-i", input_arg(info.path),
+    # After -i: ffmpeg decodes from the start and drops what comes before, so the samples are
+    # those a decode from the start gives (a seek before -i restarts the decoder mid-stream).
+    seek = ["-ss", f"{seek_s:.6f}"] if seek_s else []
+    command = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-i", input_arg(info.path), *seek,
                "-map", f"0:{stream.index}", "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE),
                # async=1 fills (or trims) where the timestamps jump; first_pts=0 fills the lead-in.
                "-af", "aresample=async=1:first_pts=0", "-f", "f32le", "-"]
@@ -53,6 +56,18 @@ def audio_windows(info: MediaInfo, window_s: float = WINDOW_S) -> Iterator[np.nd
             errors.seek(0)
             message = last_error_line(errors.read().decode("utf-8", errors="replace"))
             raise IngestError(f"the audio track will not decode ({message})")
+
+
+def audio_window(info: MediaInfo, start_s: float, length_s: float) -> np.ndarray:
+    """`length_s` seconds of the first audio stream from `start_s` on (fewer at the end), decoded
+    on their own: a piece of a long file, for a Ray worker (ingest/stages/transcript.py)."""
+    windows = audio_windows(info, length_s, seek_s=start_s)
+    try:
+        return next(windows)
+    except StopIteration:
+        return np.zeros(0, np.float32)
+    finally:
+        windows.close()
 
 
 def _read(pipe, size: int) -> bytearray:

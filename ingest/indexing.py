@@ -30,13 +30,15 @@ class Indexed:
     warnings: list[str] = field(default_factory=list)
     described: int = 0
     not_described: str = ""
+    pieces: int = 0  # of the file, run on Ray workers at once (Work.map)
 
 
 def compute(settings, store, device: str, notify, path: Path, original: Path, name: str, video_id: str, info,
-            packet_list, subtitles: Path | None, progress: Progress, extra: dict) -> Indexed:
+            packet_list, subtitles: Path | None, progress: Progress, extra: dict, fan_out=None) -> Indexed:
     """The stages over the library's working copy `path` (stages may write rows of their own to
-    `store`, invisible until the commit). The copy keeps its working name until `write`: a Ray
-    worker killed here is retried, and the retry reads the same file again."""
+    `store`, invisible until the commit); `fan_out` runs a long file's pieces on Ray (Work.map).
+    The copy keeps its working name until `write`: a Ray worker killed here is retried, and the
+    retry reads the same file again."""
     text_model = load_text_embedder(settings.text_model, device, notify)
     store.ensure_collection("text", text_model.name, text_model.dim)
     clip = None
@@ -44,7 +46,7 @@ def compute(settings, store, device: str, notify, path: Path, original: Path, na
         clip = load_clip_embedder(settings.clip_model, settings.clip_pretrained, device, notify)
         store.ensure_collection("image", clip.name, clip.dim)
     work = Work(settings, store, device, video_id, path, original, info, packet_list, subtitles,
-                text_model, clip, progress, notify)
+                text_model, clip, progress, notify, fan_out)
     for stage in STAGES:
         stage.run(work)
     stored = path.with_name(f"{video_id}{original.suffix.lower()}")
@@ -67,7 +69,7 @@ def compute(settings, store, device: str, notify, path: Path, original: Path, na
     )
     return Indexed(video, Path(path), work.chunks, work.chunk_vectors, work.segment_vectors, work.frames,
                    work.image_vectors, [*work.chunk_vectors, *work.description_vectors, *work.screen_vectors],
-                   work.warnings, work.described, work.not_described)
+                   work.warnings, work.described, work.not_described, work.pieces)
 
 
 def write(store, indexed: Indexed, progress: Progress) -> Video:

@@ -44,6 +44,7 @@ class AddResult:
     warnings: list[str] = field(default_factory=list)
     described: int = 0  # frames described by the VLM
     not_described: str = ""  # why no frame was sent to be described, or ""
+    pieces: int = 0  # of the file, run on Ray workers at once (a long file's windows, frame batches)
 
 
 def media_files(path: Path, unreadable: list[str] | None = None) -> list[Path]:
@@ -170,7 +171,7 @@ class Ingestor:
             with self._writing:  # one video's rows at a time: the adds' writes never interleave
                 replay(stage_writes, self.store)
                 video = write(self.store, indexed, progress)
-        return AddResult(video, "added", indexed.warnings, indexed.described, indexed.not_described)
+        return AddResult(video, "added", indexed.warnings, indexed.described, indexed.not_described, indexed.pieces)
 
     # --- remove ----------------------------------------------------------------------------
 

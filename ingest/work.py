@@ -33,6 +33,9 @@ class Work:
     clip: object | None  # None for audio
     progress: Progress
     notify: Callable[[str], None] | None = None
+    # Runs pieces of this file on Ray workers at once (ingest/distributed/), or None: here.
+    fan_out: Callable[[Callable, list], list] | None = None
+    pieces: int = 0  # how many were run that way
     # What the stages add, in the order they run.
     frames: list[Frame] = field(default_factory=list)
     screen_vectors: list = field(default_factory=list)  # text vectors of the screen-text rows written
@@ -50,6 +53,21 @@ class Work:
     frame_tags: list[list[str]] = field(default_factory=list)
     tags: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # one line each, for the user
+
+    def map(self, function: Callable, items: list, on_done: Callable[[int], None] | None = None) -> list:
+        """`function(settings, device, item)` for each item, in order: here one after another, or
+        on Ray workers at once. `function` is a module-level function (Ray sends it by name) that
+        loads its models through rag.models, once per process. `on_done` hears how many are done
+        (here only: a Ray worker reports no progress)."""
+        if self.fan_out is not None and len(items) > 1:
+            self.pieces += len(items)
+            return self.fan_out(function, items)
+        results = []
+        for item in items:
+            results.append(function(self.settings, self.device, item))
+            if on_done:
+                on_done(len(results))
+        return results
 
     def reporter(self, stage: str) -> Callable[[float, float], None]:
         """Progress of one stage, as (done, total)."""

@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     frame_fps: float = Field(0.2, gt=0, le=30, description="Frames sampled per second of video.")
     whisper_model: str = Field("base", description="A Whisper model name, or a path to a checkpoint file.")
     whisper_language: str = Field("", description="Spoken language code (en, de, ...). Empty or auto: detect it.")
+    audio_window_s: float = Field(300.0, ge=10, le=3600, description=(
+        "Seconds of audio decoded and given to Whisper at a time; over Ray, a long file's windows are "
+        "transcribed at once, a window a piece."))
     whisper_batch: int = Field(8, ge=1, le=64, description=(
         "Windows of at most 25 s that Whisper decodes at once (1: one after another, each with the last's text)."))
     clip_model: str = Field("ViT-B-32", description="An open_clip model name, or local-dir:/path or hf-hub:org/repo.")

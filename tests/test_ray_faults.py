@@ -116,7 +116,7 @@ def test_a_cluster_gone_mid_job_fails_it_cleanly_and_the_job_runs_again_once_it_
 
     port = _free_port()
     settings = ray_settings.model_copy(update={"ray_address": f"127.0.0.1:{port}", "ray_workers": 1,
-                                               "ray_retry_s": 1.0})
+                                               "ray_retry_s": 5.0})  # room to look before it retries
     _ray_head(port)
     try:
         workers = RayWorkers(settings)

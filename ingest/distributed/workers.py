@@ -67,7 +67,10 @@ class RayWorkers:
                     ray.init(address=self.address, log_to_driver=False)
             except Exception as e:  # no cluster there, or a version mismatch: one line
                 raise ClusterLostError(f"cannot reach the Ray cluster at {self.address}: {first_line(e)}") from e
-        actor = ray.remote(IndexingActor).options(num_cpus=1, max_restarts=RETRIES, max_task_retries=RETRIES)
+        # Two threads: one for a file's stages, one for a piece of a file (its own or another's);
+        # the actor's lock lets only one of them compute at a time (IndexingActor).
+        actor = ray.remote(IndexingActor).options(num_cpus=1, max_restarts=RETRIES, max_task_retries=RETRIES,
+                                                  max_concurrency=2)
         actors = [actor.remote(self.settings.model_dump_json()) for _ in range(self.count)]
         try:
             ray.get([a.ready.remote() for a in actors])
@@ -105,7 +108,7 @@ class RayWorkers:
         actor = pool.get()
         try:
             indexed, calls = ray.get(actor.compute.remote(path, original, name, video_id, info, packet_list,
-                                                          subtitles, extra))
+                                                          subtitles, extra, self.actors))
         except ray.exceptions.RayTaskError as e:
             raise _cause(e) from None
         except ray.exceptions.RayError as e:  # the worker died RETRIES + 1 times, or the cluster went away
@@ -135,11 +138,18 @@ def _cause(error) -> Exception:
 
 
 class IndexingActor:
-    """One Ray worker process: settings from the driver, models loaded on the first file."""
+    """One Ray worker process: settings from the driver, models loaded on the first file.
+
+    It runs one file's stages at a time, and pieces of long files (Work.map): the file it runs
+    sends its pieces to every actor of the pool, itself included, and waits. `busy` lets one
+    thread compute at a time, and the file's thread lets go of it while it waits: the process
+    never runs two models at once (Whisper's decoding hooks are per model, not per call), and a
+    piece never waits for a file that waits for it."""
 
     def __init__(self, settings_json: str):
         self.settings = Settings.model_validate_json(settings_json)
         self.device = self.settings.resolved_device()
+        self.busy = threading.Lock()
 
     def ready(self) -> str:
         data = self.settings.data_dir
@@ -148,7 +158,7 @@ class IndexingActor:
                               "it must be shared storage, at the same path on every worker")
         return socket.gethostname()
 
-    def compute(self, path, original, name, video_id, info, packet_list, subtitles, extra):
+    def compute(self, path, original, name, video_id, info, packet_list, subtitles, extra, peers):
         from ingest.distributed.recording import RecordingStore
         from ingest.indexing import compute
 
@@ -156,6 +166,26 @@ class IndexingActor:
             raise IngestError(f"{Path(original).name}: the Ray worker on {socket.gethostname()} can't see {path}: "
                               "the data folder must be shared storage, at the same path on every worker")
         store = RecordingStore()
-        indexed = compute(self.settings, store, self.device, None, path, original, name, video_id, info, packet_list,
-                          subtitles, lambda stage, done, total: None, extra)
+        with self.busy:
+            indexed = compute(self.settings, store, self.device, None, path, original, name, video_id, info,
+                              packet_list, subtitles, lambda stage, done, total: None, extra,
+                              fan_out=lambda function, items: self._fan_out(peers, function, items))
         return indexed, store.calls
+
+    def _fan_out(self, peers, function, items: list) -> list:
+        import ray
+
+        refs = [peers[i % len(peers)].piece.remote(function, item) for i, item in enumerate(items)]
+        self.busy.release()  # while this file waits, this process computes a piece
+        try:
+            return ray.get(refs)
+        except ray.exceptions.RayTaskError as e:
+            raise _cause(e) from None
+        except ray.exceptions.RayError as e:  # a peer died RETRIES + 1 times, or the cluster went away
+            raise ClusterLostError(f"a Ray worker was lost ({type(e).__name__})") from None
+        finally:
+            self.busy.acquire()
+
+    def piece(self, function, item):
+        with self.busy:
+            return function(self.settings, self.device, item)

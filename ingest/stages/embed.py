@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ingest.chunks import chunk_segments
+from rag.models import load_clip_embedder
 
 NAME = "embeddings"
 EMBED_BATCH = 32  # frames or chunks per embedding call, between progress reports
@@ -19,10 +20,17 @@ def run(work) -> None:
     total = texts + len(work.frames)
     work.chunk_vectors, work.segment_vectors = embed_chunks(text_model, work.chunks,
                                                             on_batch=lambda done: report(done, total))
-    work.image_vectors = []
-    for i in range(0, len(work.frames), EMBED_BATCH):
-        work.image_vectors.extend(work.clip.embed_images([f.path for f in work.frames[i : i + EMBED_BATCH]]))
-        report(texts + len(work.image_vectors), total)
+    # The frames in batches, a batch a piece: on Ray, a long video's batches embed at once.
+    batches = [[f.path for f in work.frames[i : i + EMBED_BATCH]] for i in range(0, len(work.frames), EMBED_BATCH)]
+    done = work.map(embed_frame_batch, batches,
+                    on_done=lambda count: report(texts + min(count * EMBED_BATCH, len(work.frames)), total))
+    work.image_vectors = [vector for batch in done for vector in batch]
+
+
+def embed_frame_batch(settings, device: str, paths: list[str]) -> list:
+    """CLIP vectors of some frames (a piece of the stage, wherever it runs)."""
+    clip = load_clip_embedder(settings.clip_model, settings.clip_pretrained, device)
+    return list(clip.embed_images(paths))
 
 
 def embed_chunks(text_model, chunks, on_batch: Callable[[int], None] | None = None):

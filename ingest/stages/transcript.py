@@ -4,9 +4,11 @@ original), then subtitles inside it, then Whisper on the audio (both read from t
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
+import math
 
-from ingest.audio import audio_windows
+from ingest.audio import audio_window, audio_windows
 from ingest.subtitles import find_sidecar, read_embedded, read_sidecar
 from ingest.transcribe import transcribe_windows
 from rag.errors import IngestError
@@ -40,7 +42,7 @@ def _transcript(work, report) -> Transcript:
             work.warnings.append("no audio stream: indexed the frames only")
         return NO_TRANSCRIPT
     # closing(): if Whisper fails mid-way, the ffmpeg still decoding is stopped at once.
-    with contextlib.closing(audio_windows(info)) as windows:
+    with contextlib.closing(audio_windows(info, work.settings.audio_window_s)) as windows:
         try:
             first = next(windows)  # decoding starts, and fails here, before Whisper loads
         except IngestError as e:
@@ -51,6 +53,8 @@ def _transcript(work, report) -> Transcript:
         report(1, 2)  # the audio decodes; Whisper's turn
         model = load_whisper(work.settings.whisper_model, work.device, work.notify)
         length_s = info.duration_s or 0.0
+        if work.fan_out is not None and length_s > work.settings.audio_window_s:
+            return _in_pieces(work, length_s)
 
         def on_window(done_s: float) -> None:
             if length_s > 0:
@@ -60,3 +64,36 @@ def _transcript(work, report) -> Transcript:
                                                       work.settings.whisper_language, work.device, on_window,
                                                       batch=work.settings.whisper_batch)
         return transcript
+
+
+def _in_pieces(work, length_s: float) -> Transcript:
+    """A long file on Ray: its windows of audio (VIDRAG_AUDIO_WINDOW_S), the very samples and
+    cuts in-process ingest has, transcribed at once on the workers, a window a piece. Unless the
+    language is set, the first window is heard first and its language holds for the rest, as
+    in-process. Whisper gets the same spectrograms; only the batches it decodes them in differ
+    (and, with VIDRAG_WHISPER_BATCH=1, the previous window's last words as its prompt)."""
+    piece_s = work.settings.audio_window_s
+    starts = [i * piece_s for i in range(math.ceil(length_s / piece_s))]
+    language = work.settings.whisper_language
+    parts = []
+    if not language:
+        parts.append(transcribe_piece(work.settings, work.device, (work.info, starts[0], piece_s, "")))
+        language, starts = parts[0][0].language, starts[1:]
+    parts += work.map(transcribe_piece, [(work.info, start, piece_s, language) for start in starts])
+    work.audio_s = sum(seconds for _, seconds in parts)
+    segments = tuple(s for transcript, _ in parts for s in transcript.segments)
+    return Transcript(segments, language or parts[0][0].language, "whisper")
+
+
+def transcribe_piece(settings, device: str, piece) -> tuple[Transcript, float]:
+    """(media info, start, length, language): that stretch of the audio transcribed, at its times
+    in the file, and the seconds decoded (a piece of the stage, wherever it runs)."""
+    info, start_s, length_s, language = piece
+    model = load_whisper(settings.whisper_model, device)
+    audio = audio_window(info, start_s, length_s)
+    transcript, seconds = transcribe_windows(model, [audio], language, device, batch=settings.whisper_batch)
+    segments = tuple(dataclasses.replace(s, start_s=s.start_s + start_s, end_s=s.end_s + start_s,
+                                         words=tuple(dataclasses.replace(w, start_s=w.start_s + start_s,
+                                                                         end_s=w.end_s + start_s) for w in s.words))
+                     for s in transcript.segments)
+    return Transcript(segments, transcript.language, transcript.source), seconds
