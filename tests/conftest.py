@@ -327,3 +327,20 @@ def text_schema_of_old(client, dim, *, with_source: bool):
     index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
     index.add_index("video_id", index_type="INVERTED")
     return schema, index
+
+
+def computing_ray_worker(timeout_s: float = 180.0) -> int:
+    """The pid of the first Ray worker seen running the stages (Ray names the process after the
+    method it runs), once it is well inside the file: models loading, frames on disk."""
+    import time
+
+    import psutil
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for process in psutil.process_iter(["pid", "cmdline"]):
+            if "IndexingActor.compute" in " ".join(process.info["cmdline"] or []):
+                time.sleep(0.5)
+                return process.info["pid"]
+        time.sleep(0.05)
+    raise AssertionError("no Ray worker was seen running the stages")

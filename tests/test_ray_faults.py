@@ -1,23 +1,19 @@
-"""Faults of ingest over a real Ray (issue 23): a worker process killed in the middle of a file is
-started again and the file indexed once, with nothing left over; a cluster that goes away under
-the server's queue fails the job cleanly (nothing written), and the job runs again, to the end,
-once the cluster is back."""
+"""A fault of ingest over a real Ray (issue 23): a cluster that goes away under the server's
+queue fails the job cleanly (nothing written), and the job runs again, to the end, once the
+cluster is back. (A worker killed mid-file: tests/test_ray_pieces.py.)"""
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import REAL_WHISPER
+from conftest import REAL_WHISPER, computing_ray_worker
 
 pytestmark = pytest.mark.slow
 RAY = Path(sys.executable).with_name("ray")
@@ -42,55 +38,10 @@ def ray_settings(settings, monkeypatch):
                                        "describe": "off", "summarize": "off"})
 
 
-def _computing_worker(timeout_s: float = 180.0) -> int:
-    """The pid of the first Ray worker seen running the stages (Ray names the process after the
-    method it runs), once it is well inside the file: models loading, frames on disk."""
-    import psutil
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        for process in psutil.process_iter(["pid", "cmdline"]):
-            if "IndexingActor.compute" in " ".join(process.info["cmdline"] or []):
-                time.sleep(0.5)
-                return process.info["pid"]
-        time.sleep(0.05)
-    raise AssertionError("no Ray worker was seen running the stages")
-
-
 def _left_on_disk(settings, video_id: str) -> tuple[list[str], int]:
     stored = sorted(p.name for p in settings.videos_dir.glob(f"{video_id}*"))
     frames = settings.frames_dir / video_id
     return stored, len(list(frames.iterdir())) if frames.is_dir() else 0
-
-
-def test_a_worker_killed_mid_file_is_started_again_and_the_video_indexed_once(ray_settings, talk, tmp_path):
-    from ingest.distributed import RayWorkers
-    from ingest.pipeline import Ingestor
-
-    here = Ingestor(ray_settings.model_copy(update={"data_dir": tmp_path / "here"}))
-    expected = here.add(talk).video
-    expected_rows = here.store.count_rows(expected.id)
-    here.store.close()
-
-    workers = RayWorkers(ray_settings, "local", 1)
-    killed = []
-    killer = threading.Thread(target=lambda: killed.append(os.kill(_computing_worker(), signal.SIGKILL)),
-                              daemon=True)
-    killer.start()
-    try:
-        ingestor = Ingestor(ray_settings, workers=workers)
-        result = ingestor.add(talk)
-    finally:
-        workers.close()
-    killer.join()
-    assert killed, "no Ray worker was seen running the stages"
-    video = result.video
-    assert result.status == "added" and video.id == expected.id
-    assert (video.frames, video.text_chunks, video.duration_s) == (expected.frames, expected.text_chunks,
-                                                                  expected.duration_s)
-    assert ingestor.store.count_rows(video.id) == expected_rows  # once, not twice
-    assert [v.id for v in ingestor.store.list_videos()] == [video.id]
-    assert _left_on_disk(ray_settings, video.id) == ([Path(video.file).name], video.frames)  # no .partial
 
 
 def _free_port() -> int:
@@ -122,7 +73,7 @@ def test_a_cluster_gone_mid_job_fails_it_cleanly_and_the_job_runs_again_once_it_
         workers = RayWorkers(settings)
         queue = JobQueue(Ingestor(settings, workers=workers), workers=1)
         job = queue.submit_path(talk)
-        _computing_worker()  # the stages are running on the cluster...
+        computing_ray_worker()  # the stages are running on the cluster...
         _ray_stop()  # ...when the whole cluster goes
         deadline = time.monotonic() + 180
         while "Ray" not in (queue.get(job.id).note or "") and time.monotonic() < deadline:

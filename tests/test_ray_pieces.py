@@ -1,15 +1,20 @@
 """One long file over a real local Ray (issue 23): its transcription windows and frame batches run
-as pieces on the workers at once, and the video comes out as in-process ingest makes it: the
-same words at the same times, the same frames and frame vectors."""
+as pieces on the workers at once, and a worker killed in the middle of it (SIGKILL) is started
+again and the file's stages rerun. The video comes out once, as in-process ingest makes it: the
+same words at the same times, the same frames and frame vectors, no leftover rows or files."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import REAL_WHISPER
+from conftest import REAL_WHISPER, computing_ray_worker
 
 pytestmark = pytest.mark.slow
 SLOT_S = 12.0  # each sentence alone in a slot this long, the piece length: the cuts fall in silence
@@ -39,7 +44,8 @@ def _words(transcript) -> list[str]:
     return re.findall(r"[a-z']+", " ".join(s.text for s in transcript).lower())
 
 
-def test_a_long_file_runs_in_pieces_and_comes_out_as_in_process(settings, long_talk, tmp_path, monkeypatch):
+def test_a_long_file_in_pieces_survives_a_killed_worker_and_comes_out_as_in_process(settings, long_talk, tmp_path,
+                                                                                    monkeypatch):
     from ingest.distributed import RayWorkers
     from ingest.pipeline import Ingestor
 
@@ -52,15 +58,26 @@ def test_a_long_file_runs_in_pieces_and_comes_out_as_in_process(settings, long_t
     assert expected.pieces == 0
     expected_segments = here.store.video_text(expected.video.id).said
     expected_frames = _frame_vectors(here.store)
+    expected_rows = here.store.count_rows(expected.video.id)
     here.store.close()
 
     workers = RayWorkers(settings, "local", 2)
+    killed = []
+    killer = threading.Thread(target=lambda: killed.append(os.kill(computing_ray_worker(), signal.SIGKILL)),
+                              daemon=True)
+    killer.start()
     try:
         ingestor = Ingestor(settings, workers=workers)
         result = ingestor.add(long_talk)
     finally:
         workers.close()
+    killer.join()
+    assert killed, "no Ray worker was seen running the stages"
     video = result.video
+    assert result.status == "added" and ingestor.store.count_rows(video.id) == expected_rows  # once, not twice
+    stored = sorted(p.name for p in settings.videos_dir.glob(f"{video.id}*"))
+    assert stored == [Path(video.file).name]  # no .partial copy
+    assert len(list((settings.frames_dir / video.id).iterdir())) == video.frames
     # 3 windows of audio and 3 batches of frames (over 64 frames, 32 a batch)
     assert video.frames == expected.video.frames > 64 and result.pieces == 6
     assert (video.id, video.duration_s, video.language) == (expected.video.id, expected.video.duration_s, "en")
