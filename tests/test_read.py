@@ -205,3 +205,45 @@ def test_the_eval_deck_is_found_by_its_words_at_the_targets(settings, tmp_path):
     fused = score_search(searcher, cases, ids, "fusion", k=5)
     assert fused.hits_at(1, "title") == 1.0 and fused.hits_at(3, "phrase") >= 0.9, fused.ranks
     ingestor.store.close()
+
+
+@needs_engine
+@pytest.mark.parametrize("batch", [2, 3])
+def test_frames_read_in_pieces_give_the_rows_read_one_after_another(tmp_path, settings, monkeypatch, batch):
+    """What a long video's frames on Ray go through (Work.map, here one piece after another):
+    batches that each start by reading their first frame, joined as if read in one go."""
+    from evals.slides import render
+    from ingest.distributed.recording import RecordingStore
+    from ingest.stages import read
+    from rag.models import load_text_embedder
+
+    first, second, third = SLIDES
+    pictures = [render(first, list(first.lines))] * 3 + [render(second, [second.lines[0]])] * 2 + [
+        render(second, list(second.lines))] * 2 + [None] + [render(third, list(third.lines))] * 2
+    frames = []
+    for number, picture in enumerate(pictures):
+        path = tmp_path / f"{number}.jpg"
+        if picture is None:
+            path.write_text("not a picture")  # a frame that fails: the next one is read again
+        else:
+            picture.save(path, quality=70 + number)  # each encoded a little differently, as video frames are
+        frames.append(Frame(number * INTERVAL_S, str(path)))
+    text_model = load_text_embedder(settings.text_model, "cpu")
+
+    def outcome(pieces):
+        store = RecordingStore()
+        result = read.read_video(settings, store, text_model, "v", frames, pieces=pieces)
+        return (result.rows, result.starts, result.warning), [(c.start_s, c.end_s, c.text) for _, c in
+                                                            store.calls[0][1][2]]
+
+    in_one_go = outcome(None)
+    monkeypatch.setattr(read, "READ_BATCH", batch)
+    pieces = []
+
+    def one_after_another(function, items):
+        pieces.extend(items)
+        return [function(settings, "cpu", item) for item in items]
+
+    assert outcome(one_after_another) == in_one_go
+    assert len(pieces) == -(-len(frames) // batch) and in_one_go[0][0] == 4  # 3 slides, one bullet later
+    assert "1 of 10 frames not read" in in_one_go[0][2]

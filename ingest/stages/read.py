@@ -40,6 +40,7 @@ SAME_PICTURE_LEVEL = 40
 SAME_PICTURE_PIXELS = 8
 
 Progress = Callable[[int, int], None]  # (frames done, frames to do)
+READ_BATCH = 32  # frames a piece, when a long video's frames are read on Ray
 
 
 @dataclass
@@ -64,8 +65,9 @@ def read_mode_skip(settings: Settings) -> str:
 
 
 def read_video(settings: Settings, store: Store, text_model, video_id: str, frames: Sequence[Frame],
-               progress: Progress | None = None) -> ReadOutcome:
-    """Read every frame of one video and write its screen-text rows."""
+               progress: Progress | None = None, pieces=None) -> ReadOutcome:
+    """Read every frame of one video and write its screen-text rows. `pieces` (Work.map, on Ray)
+    reads batches of frames at once; the rows are the same as read here one after another."""
     progress = progress or (lambda done, total: None)
     outcome = ReadOutcome()
     try:
@@ -73,24 +75,25 @@ def read_video(settings: Settings, store: Store, text_model, video_id: str, fram
     except OCRError as e:
         outcome.warning = f"screen text not read: {e}"
         return outcome
-    lines: list[list[str]] = []
-    failed, first_error = 0, ""
-    previous = None  # the last frame's thumbnail
     progress(0, len(frames))
-    for number, frame in enumerate(frames):
-        try:
-            thumbnail = _thumbnail(frame.path)
-            if previous is not None and lines and same_picture(previous, thumbnail):
-                lines.append(lines[-1])  # a still slide: the same words, for a fraction of the cost
-            else:
-                lines.append([line.text for line in reader.read(frame.path)])
-            previous = thumbnail
-        except Exception as e:  # a frame the engine can't take: the others still count
-            lines.append([])
+    paths = [frame.path for frame in frames]
+    if pieces is None:
+        read = _read_frames(reader, paths, None, lambda done: progress(done, len(frames)))
+    else:  # a long video on Ray: a batch of frames a piece, each batch told the frame before it
+        batches = [(paths[i : i + READ_BATCH], paths[i - 1] if i else None) for i in range(0, len(paths), READ_BATCH)]
+        read = [entry for batch in pieces(read_frames, batches) for entry in batch]
+    lines: list[list[str]] = []
+    failed, first_error, last_failed = 0, "", False
+    for found, error, carried in read:
+        if carried and lines and not last_failed:
+            lines.append(lines[-1])  # a still slide: the same words, for a fraction of the cost
+            last_failed = False
+            continue
+        lines.append(found)
+        last_failed = bool(error)
+        if error:
             failed += 1
-            first_error = first_error or first_line(e)
-            previous = None
-        progress(number + 1, len(frames))
+            first_error = first_error or error
     outcome.frames = len(frames)
     rows = screen_rows(frames, lines, 1.0 / settings.frame_fps)
     if rows:
@@ -112,6 +115,43 @@ def read_video(settings: Settings, store: Store, text_model, video_id: str, fram
     else:
         outcome.engine = engine_label()
     return outcome
+
+
+def read_frames(settings: Settings, device: str, piece) -> list[tuple[list[str], str, bool]]:
+    """(frame paths, the path of the frame before them or None): each frame's lines (a piece of
+    the stage, wherever it runs). See _read_frames."""
+    paths, before = piece
+    return _read_frames(load_reader(settings.ocr_max_side, settings.ocr_min_confidence), paths, before)
+
+
+def _read_frames(reader, paths: Sequence[str], before: str | None,
+                 on_frame: Callable[[int], None] | None = None) -> list[tuple[list[str], str, bool]]:
+    """(lines, error or "", carried) for each frame: `carried` says it looks like the frame
+    before it, whose lines it then has without being read, except the first, which is read
+    anyway (the lines before it are another piece's). A frame that fails has no lines and its
+    error, and the next one is read."""
+    previous = None  # the last frame's thumbnail
+    if before:
+        try:
+            previous = _thumbnail(before)
+        except Exception:  # that frame failed in its own piece too
+            previous = None
+    read: list[tuple[list[str], str, bool]] = []
+    for path in paths:
+        try:
+            thumbnail = _thumbnail(path)
+            carried = previous is not None and same_picture(previous, thumbnail)
+            if carried and read:
+                read.append((read[-1][0], "", True))
+            else:
+                read.append(([line.text for line in reader.read(path)], "", carried))
+            previous = thumbnail
+        except Exception as e:  # a frame the engine can't take: the others still count
+            read.append(([], first_line(e), False))
+            previous = None
+        if on_frame:
+            on_frame(len(read))
+    return read
 
 
 def screen_rows(frames: Sequence[Frame], lines: Sequence[Sequence[str]], interval_s: float
@@ -169,7 +209,7 @@ def run(work) -> None:
             work.warnings.append(f"screen text not read: {skipped}")
         return
     outcome = read_video(work.settings, work.store, work.text_model, work.video_id, work.frames,
-                         progress=work.reporter(NAME))
+                         progress=work.reporter(NAME), pieces=work.map if work.fan_out is not None else None)
     work.screen_vectors, work.screen_read = outcome.vectors, outcome.engine
     if outcome.warning:
         work.warnings.append(outcome.warning)
