@@ -330,17 +330,23 @@ def text_schema_of_old(client, dim, *, with_source: bool):
 
 
 def computing_ray_worker(timeout_s: float = 180.0) -> int:
-    """The pid of the first Ray worker seen running the stages (Ray names the process after the
-    method it runs), once it is well inside the file: models loading, frames on disk."""
+    """The pid of the first of this test's Ray workers seen running the stages (Ray names the
+    process after the method it runs), once it is well inside the file: models loading, frames
+    on disk."""
     import time
 
     import psutil
 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        for process in psutil.process_iter(["pid", "cmdline"]):
-            if "IndexingActor.compute" in " ".join(process.info["cmdline"] or []):
-                time.sleep(0.5)
-                return process.info["pid"]
+        # Only this test's own Ray (its processes descend from this one): another test process
+        # may run a Ray of its own at the same time.
+        for process in psutil.Process().children(recursive=True):
+            try:
+                if "IndexingActor.compute" in " ".join(process.cmdline()):
+                    time.sleep(0.5)
+                    return process.pid
+            except psutil.Error:  # gone meanwhile
+                continue
         time.sleep(0.05)
     raise AssertionError("no Ray worker was seen running the stages")

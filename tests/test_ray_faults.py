@@ -4,6 +4,9 @@ cluster is back. (A worker killed mid-file: tests/test_ray_pieces.py.)"""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -50,14 +53,29 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _ray_head(port: int) -> None:
-    subprocess.run([str(RAY), "start", "--head", "--port", str(port), "--node-ip-address", "127.0.0.1",
-                    "--num-cpus", "1", "--include-dashboard", "false", "--disable-usage-stats"],
-                   check=True, capture_output=True, timeout=120)
+def _ray_head(port: int) -> subprocess.Popen:
+    """A Ray head on 127.0.0.1 in a session of its own, ready: killing that session takes the
+    whole cluster away, and only it (`ray stop` would stop every Ray on the machine)."""
+    head = subprocess.Popen([str(RAY), "start", "--head", "--block", "--port", str(port), "--node-ip-address",
+                             "127.0.0.1", "--num-cpus", "1", "--include-dashboard", "false", "--disable-usage-stats"],
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                time.sleep(2)  # the GCS answers; the raylet registers just after
+                return head
+        if head.poll() is not None:
+            break
+        time.sleep(0.2)
+    _take_away(head)
+    raise AssertionError(f"the Ray head on port {port} did not start")
 
 
-def _ray_stop() -> None:
-    subprocess.run([str(RAY), "stop", "--force"], capture_output=True, timeout=120)
+def _take_away(head: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(head.pid, signal.SIGKILL)
+    head.wait(timeout=60)
 
 
 def test_a_cluster_gone_mid_job_fails_it_cleanly_and_the_job_runs_again_once_it_is_back(ray_settings, talk):
@@ -68,13 +86,13 @@ def test_a_cluster_gone_mid_job_fails_it_cleanly_and_the_job_runs_again_once_it_
     port = _free_port()
     settings = ray_settings.model_copy(update={"ray_address": f"127.0.0.1:{port}", "ray_workers": 1,
                                                "ray_retry_s": 5.0})  # room to look before it retries
-    _ray_head(port)
+    heads = [_ray_head(port)]
     try:
         workers = RayWorkers(settings)
         queue = JobQueue(Ingestor(settings, workers=workers), workers=1)
         job = queue.submit_path(talk)
         computing_ray_worker()  # the stages are running on the cluster...
-        _ray_stop()  # ...when the whole cluster goes
+        _take_away(heads[-1])  # ...when the whole cluster goes
         deadline = time.monotonic() + 180
         while "Ray" not in (queue.get(job.id).note or "") and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -85,7 +103,7 @@ def test_a_cluster_gone_mid_job_fails_it_cleanly_and_the_job_runs_again_once_it_
         video_id = _content_id(talk)
         assert not any(store.count_rows(video_id).values()) and _left_on_disk(settings, video_id) == ([], 0)
 
-        _ray_head(port)  # the cluster is back: the job runs again, to the end
+        heads.append(_ray_head(port))  # the cluster is back: the job runs again, to the end
         done = queue.wait(job.id, timeout_s=300)
         assert done.state == "done", done
         assert done.attempts >= 2 and [v.id for v in store.list_videos()] == [video_id]
@@ -94,7 +112,8 @@ def test_a_cluster_gone_mid_job_fails_it_cleanly_and_the_job_runs_again_once_it_
         queue.close()
         workers.close()
     finally:
-        _ray_stop()
+        for head in heads:
+            _take_away(head)
 
 
 def _content_id(path: Path) -> str:
