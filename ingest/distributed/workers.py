@@ -60,7 +60,9 @@ class RayWorkers:
         if not ray.is_initialized():
             try:
                 if self.address == "local":
-                    ray.init(num_cpus=self.count, include_dashboard=False, log_to_driver=False,
+                    # address="local": a new Ray of our own, even where `ray start` runs one here
+                    # (ray.init() alone would join that one, and refuse num_cpus).
+                    ray.init(address="local", num_cpus=self.count, include_dashboard=False, log_to_driver=False,
                              _node_ip_address="127.0.0.1")
                     self.started_here = True
                 else:
