@@ -54,7 +54,7 @@ def _transcript(work, report) -> Transcript:
         model = load_whisper(work.settings.whisper_model, work.device, work.notify)
         length_s = info.duration_s or 0.0
         if work.fan_out is not None and length_s > work.settings.audio_window_s:
-            return _in_pieces(work, length_s)
+            return _in_pieces(work, model, first, length_s)
 
         def on_window(done_s: float) -> None:
             if length_s > 0:
@@ -66,7 +66,7 @@ def _transcript(work, report) -> Transcript:
         return transcript
 
 
-def _in_pieces(work, length_s: float) -> Transcript:
+def _in_pieces(work, model, first, length_s: float) -> Transcript:
     """A long file on Ray: its windows of audio (VIDRAG_AUDIO_WINDOW_S), the very samples and
     cuts in-process ingest has, transcribed at once on the workers, a window a piece. Unless the
     language is set, the first window is heard first and its language holds for the rest, as
@@ -76,13 +76,13 @@ def _in_pieces(work, length_s: float) -> Transcript:
     starts = [i * piece_s for i in range(math.ceil(length_s / piece_s))]
     language = work.settings.whisper_language
     parts = []
-    if not language:
-        parts.append(transcribe_piece(work.settings, work.device, (work.info, starts[0], piece_s, "")))
+    if not language:  # the first window is decoded already: heard here
+        parts.append(transcribe_windows(model, [first], "", work.device, batch=work.settings.whisper_batch))
         language, starts = parts[0][0].language, starts[1:]
     parts += work.map(transcribe_piece, [(work.info, start, piece_s, language) for start in starts])
     work.audio_s = sum(seconds for _, seconds in parts)
     segments = tuple(s for transcript, _ in parts for s in transcript.segments)
-    return Transcript(segments, language or parts[0][0].language, "whisper")
+    return Transcript(segments, language, "whisper")
 
 
 def transcribe_piece(settings, device: str, piece) -> tuple[Transcript, float]:
