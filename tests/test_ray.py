@@ -132,12 +132,27 @@ def _words(transcript) -> list[str]:
     return re.findall(r"[a-z']+", " ".join(s.text for s in transcript).lower())
 
 
-def test_a_long_file_in_pieces_survives_a_killed_worker_and_comes_out_as_in_process(settings, long_talk, tmp_path,
-                                                                                    monkeypatch):
+def test_a_long_file_in_pieces_survives_a_killed_worker_and_comes_out_as_in_process(settings, long_talk, tmp_path):
+    in_fresh_process(_long_file_case, settings, long_talk, tmp_path)
+
+
+def in_fresh_process(case, *args) -> None:
+    """Run `case(*args)` (its assertions included) in a new Python process. These tests open
+    Milvus Lite and start Ray in one process, as the CLI and the server do, but a test process
+    already holds the threads of every earlier test's Milvus Lite and gRPC, and Ray's forks
+    beside them crashed it. vidrag itself starts Ray before Milvus Lite (vidrag/server/services.py)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pool.submit(case, *args).result()  # re-raises what failed there
+
+
+def _long_file_case(settings, long_talk, tmp_path) -> None:
     from ingest.distributed import RayWorkers
     from ingest.pipeline import Ingestor
 
-    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    os.environ["RAY_AUTH_MODE"] = "disabled"
     settings = settings.model_copy(update={"whisper_model": str(REAL_WHISPER), "whisper_language": "en",
                                            "describe": "off", "summarize": "off", "frame_fps": 2.0,
                                            "audio_window_s": SLOT_S})
@@ -197,8 +212,7 @@ def talk(tmp_path_factory, espeak) -> Path:
 
 
 @pytest.fixture
-def ray_settings(settings, monkeypatch):
-    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+def ray_settings(settings):
     return settings.model_copy(update={"whisper_model": str(REAL_WHISPER), "whisper_language": "en",
                                        "describe": "off", "summarize": "off"})
 
@@ -241,10 +255,15 @@ def _take_away(head: subprocess.Popen) -> None:
 
 
 def test_a_cluster_gone_mid_job_fails_it_cleanly_and_the_job_runs_again_once_it_is_back(ray_settings, talk):
+    in_fresh_process(_cluster_case, ray_settings, talk)
+
+
+def _cluster_case(ray_settings, talk) -> None:
     from ingest.distributed import RayWorkers
     from ingest.jobs import JobQueue
     from ingest.pipeline import Ingestor
 
+    os.environ["RAY_AUTH_MODE"] = "disabled"
     port = _free_port()
     settings = ray_settings.model_copy(update={"ray_address": f"127.0.0.1:{port}", "ray_workers": 1,
                                                "ray_retry_s": 5.0})  # room to look before it retries
