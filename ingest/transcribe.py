@@ -34,6 +34,25 @@ _WORDISH = re.compile(r"\w")  # " ." or "..." alone is not speech
 MIN_REST_S = 1.0  # of sound left after Whisper's last trusted timestamp, to decode again
 
 
+def whisper_language(model, language: str) -> str:
+    """The language to tell Whisper: VIDRAG_WHISPER_LANGUAGE checked against what the model
+    hears, before any audio reaches it ("" lets it detect). An unknown code or a non-English
+    language for an English-only (.en) model is the user's setting to fix, in one line; Whisper
+    would fail at its first window, or transcribe English sounds and label them German."""
+    if not language:
+        return ""
+    from whisper.tokenizer import LANGUAGES, TO_LANGUAGE_CODE
+
+    code = language if language in LANGUAGES else TO_LANGUAGE_CODE.get(language)
+    if code is None:
+        raise IngestError(f"VIDRAG_WHISPER_LANGUAGE={language!r} is not a language Whisper knows: "
+                          "give a code such as de, es or ja, or auto")
+    if code != "en" and not model.is_multilingual:
+        raise IngestError(f"VIDRAG_WHISPER_LANGUAGE={code}, but this Whisper model hears English only: "
+                          "use a multilingual one (tiny, base, small, ...) or subtitles")
+    return code
+
+
 def transcribe(model, audio: np.ndarray, language: str, device: str, prompt: str = "") -> Transcript:
     """Whisper's segments with their times, clipped to their words, and the language it heard
     (or was told). Segments that are not speech are dropped (see is_speech)."""

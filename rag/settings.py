@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rag.languages.names import normalise_code
+
 
 class Settings(BaseSettings):
     """vidrag's settings. Every field maps to a `VIDRAG_<NAME>` environment variable."""
@@ -104,8 +106,8 @@ class Settings(BaseSettings):
     @field_validator("whisper_language")
     @classmethod
     def _normalise_language(cls, value: str) -> str:
-        value = value.strip().lower()
-        return "" if value == "auto" else value
+        value = value.strip().lower()  # "German", "de-AT" -> "de"; ingest checks it with Whisper
+        return "" if value in ("", "auto") else normalise_code(value)
 
     @field_validator("vlm_base_url")
     @classmethod

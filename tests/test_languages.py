@@ -67,6 +67,44 @@ def test_language_codes_and_names():
     assert language_name("de") == "German" and language_name("jpn") == "Japanese" and language_name("xx") == ""
 
 
+@pytest.mark.parametrize("setting, expected", [("German", "de"), ("de-AT", "de"), ("AUTO", ""), ("", ""),
+                                              ("jpn", "ja"), ("haw", "haw")])
+def test_the_whisper_language_setting_takes_a_code_or_a_name(monkeypatch, setting, expected):
+    from rag.settings import Settings
+
+    monkeypatch.setenv("VIDRAG_WHISPER_LANGUAGE", setting)
+    assert Settings().whisper_language == expected
+
+
+def test_german_speech_is_heard_as_german_or_refused_in_one_line(settings, espeak, tmp_path):
+    """German espeak-ng speech. A multilingual Whisper told "German" labels the video "de" (and
+    so analyses it as German); an English-only model, or a language Whisper doesn't know, is
+    refused before Whisper hears anything, in one line, with nothing left in the library."""
+    from bench.speech import say, write_media
+    from conftest import REAL_WHISPER
+    from ingest.pipeline import Ingestor
+    from rag.errors import IngestError
+
+    speech = write_media(say("Die Katzen schlafen am liebsten auf dem warmen Dach.", voice="de"),
+                         tmp_path / "katzen.mp4", video=True)
+    ingestor = Ingestor(settings.model_copy(update={"whisper_language": "de"}))
+    try:
+        assert ingestor.add(speech).video.language == "de"  # the random multilingual checkpoint
+        ingestor.remove(ingestor.store.list_videos()[0].id)
+        refusals = [({"whisper_language": "klingon"}, "'klingon' is not a language Whisper knows")]
+        if REAL_WHISPER.is_file():
+            refusals.append(({"whisper_language": "de", "whisper_model": str(REAL_WHISPER)},
+                             "=de, but this Whisper model hears English only"))
+        for update, message in refusals:
+            ingestor.settings = ingestor.settings.model_copy(update=update)
+            with pytest.raises(IngestError, match=message) as refused:
+                ingestor.add(speech)
+            assert "\n" not in str(refused.value)
+            assert ingestor.store.list_videos() == [] and not any(settings.videos_dir.iterdir())
+    finally:
+        ingestor.store.close()
+
+
 def _add(ingestor, folder, name, cues, suffix):
     seconds = 25 + len(list(folder.glob("*.mp4")))  # distinct bytes: a video's id is their hash
     video = make_video(folder / name, seconds, audio=False, size="160x120", rate=5, gop=25)

@@ -10,7 +10,7 @@ import math
 
 from ingest.audio import audio_window, audio_windows
 from ingest.subtitles import find_sidecar, read_embedded, read_sidecar
-from ingest.transcribe import transcribe_windows
+from ingest.transcribe import transcribe_windows, whisper_language
 from rag.errors import IngestError
 from rag.models import load_whisper
 from rag.types import Transcript
@@ -52,21 +52,22 @@ def _transcript(work, report) -> Transcript:
             return NO_TRANSCRIPT
         report(1, 2)  # the audio decodes; Whisper's turn
         model = load_whisper(work.settings.whisper_model, work.device, work.notify)
+        language = whisper_language(model, work.settings.whisper_language)
         length_s = info.duration_s or 0.0
         if work.fan_out is not None and length_s > work.settings.audio_window_s:
-            return _in_pieces(work, model, first, length_s)
+            return _in_pieces(work, model, first, length_s, language)
 
         def on_window(done_s: float) -> None:
             if length_s > 0:
                 report(1 + min(done_s / length_s, 1.0), 2)
 
         transcript, work.audio_s = transcribe_windows(model, itertools.chain([first], windows),
-                                                      work.settings.whisper_language, work.device, on_window,
+                                                      language, work.device, on_window,
                                                       batch=work.settings.whisper_batch)
         return transcript
 
 
-def _in_pieces(work, model, first, length_s: float) -> Transcript:
+def _in_pieces(work, model, first, length_s: float, language: str) -> Transcript:
     """A long file on Ray: its windows of audio (VIDRAG_AUDIO_WINDOW_S), the very samples and
     cuts in-process ingest has, transcribed at once on the workers, a window a piece. Unless the
     language is set, the first window is heard first and its language holds for the rest, as
@@ -74,7 +75,6 @@ def _in_pieces(work, model, first, length_s: float) -> Transcript:
     (and, with VIDRAG_WHISPER_BATCH=1, the previous window's last words as its prompt)."""
     piece_s = work.settings.audio_window_s
     starts = [i * piece_s for i in range(math.ceil(length_s / piece_s))]
-    language = work.settings.whisper_language
     parts = []
     if not language:  # the first window is decoded already: heard here
         parts.append(transcribe_windows(model, [first], "", work.device, batch=work.settings.whisper_batch))
