@@ -106,8 +106,8 @@ class Settings(BaseSettings):
     @field_validator("whisper_language")
     @classmethod
     def _normalise_language(cls, value: str) -> str:
-        value = value.strip().lower()  # "German", "de-AT" -> "de"; ingest checks it with Whisper
-        return "" if value in ("", "auto") else normalise_code(value)
+        value = normalise_code(value)  # "German", "de-AT" -> "de"; ingest checks it with Whisper
+        return "" if value == "auto" else value
 
     @field_validator("vlm_base_url")
     @classmethod

@@ -76,11 +76,12 @@ def test_the_whisper_language_setting_takes_a_code_or_a_name(monkeypatch, settin
     assert Settings().whisper_language == expected
 
 
-def test_german_speech_is_heard_as_german_or_refused_in_one_line(settings, whisper_checkpoint, espeak, tmp_path):
-    """A multilingual Whisper is told "German" as "de" (and the video is then analysed as German).
-    German espeak-ng speech with an English-only model set to "de", or with a language Whisper
-    doesn't know, is refused before Whisper hears anything, in one line, with nothing left in the
-    library. (Not decoded with the random multilingual checkpoint: its noise takes a minute.)"""
+def test_a_language_is_a_code_for_a_multilingual_whisper_or_refused_in_one_line(settings, whisper_checkpoint,
+                                                                               espeak, tmp_path):
+    """A multilingual Whisper is told "German" as "de". German espeak-ng speech with an
+    English-only model set to "de", or with a language Whisper doesn't know, is refused before
+    Whisper hears anything, in one line, with nothing left in the library. (Nothing is decoded
+    with the random multilingual checkpoint: its noise takes a minute.)"""
     from bench.speech import say, write_media
     from conftest import REAL_WHISPER
     from ingest.pipeline import Ingestor
