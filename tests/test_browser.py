@@ -73,7 +73,7 @@ def app_url(tmp_path, model_env):
 
 def click_until(button, arrived) -> None:
     """Click, then wait for what the click brings. A click that lands while the page is still
-    rerunning (after an upload, or while the summary is being written) is dropped: once more."""
+    rerunning is dropped: once more."""
     from playwright.sync_api import Error as PlaywrightError
 
     for attempt in range(2):
@@ -122,7 +122,6 @@ def test_upload_ask_and_jump_to_the_moment(app_url, shared_media, tmp_path):
         expect(chapter).to_be_visible(timeout=60_000)
         minutes, seconds = chapter.inner_text().split()[0].split(":")
         chapter_s = int(minutes) * 60 + int(seconds)
-        assert chapter_s > 0
         click_until(chapter, lambda: page.wait_for_function(
             f"(v => v && v.readyState >= 1 && Math.abs(v.currentTime - {chapter_s}) < 1)"
             "(document.querySelector('video'))", timeout=30_000))
